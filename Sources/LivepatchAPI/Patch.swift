@@ -1,0 +1,56 @@
+/// A patch as the daemon reports it (`io.livepatchd.Patch`).
+public struct Patch: Codable, Sendable, Equatable {
+    public var name: String
+    public var version: String
+    /// sha256 of the module, hex; empty when unknown (a manifest that did not parse, a foreign patch).
+    public var sha256: String
+    public var state: PatchState
+    /// Why the patch is in its state, for rejected, failed, pending and staged-but-held patches.
+    public var reason: String?
+    public var replace: Bool
+    public var kernels: [String]
+    public var fixes: [String]
+    /// When the patch entered `state`, RFC 3339.
+    public var since: String
+    public var description: String?
+    /// The operator (or policy) wants this patch applied.
+    public var desired: Bool
+    /// Functions the loaded patch redirects, as `object:function`.
+    public var functions: [String]
+    /// Tasks that keep the running transition from finishing, sampled by the daemon.
+    public var blockingTasks: [BlockingTask]
+    /// Patches stacked on top of this one (enabled later, sharing a function).
+    public var stackedBelow: [String]
+
+    public init(
+        name: String, version: String = "", sha256: String = "", state: PatchState, reason: String? = nil,
+        replace: Bool = false, kernels: [String] = [], fixes: [String] = [], since: String,
+        description: String? = nil, desired: Bool = false, functions: [String] = [],
+        blockingTasks: [BlockingTask] = [], stackedBelow: [String] = []
+    ) {
+        self.name = name
+        self.version = version
+        self.sha256 = sha256
+        self.state = state
+        self.reason = reason
+        self.replace = replace
+        self.kernels = kernels
+        self.fixes = fixes
+        self.since = since
+        self.description = description
+        self.desired = desired
+        self.functions = functions
+        self.blockingTasks = blockingTasks
+        self.stackedBelow = stackedBelow
+    }
+}
+
+/// A task the kernel has not yet switched to the target patch state.
+public struct BlockingTask: Codable, Sendable, Equatable {
+    public var pid: Int
+    public var comm: String
+    public init(pid: Int, comm: String) {
+        self.pid = pid
+        self.comm = comm
+    }
+}

@@ -1,0 +1,1 @@
+// The Varlink codec lands here.

@@ -1,0 +1,52 @@
+import Foundation
+import LivepatchAPI
+
+extension PatchLedger {
+    /// The wire view of one record.
+    public func patch(_ name: String, blockingTasks: [BlockingTask] = []) -> Patch? {
+        guard let record = records[name] else { return nil }
+        let d = record.descriptor
+        return Patch(
+            name: d.name, version: d.version, sha256: d.sha256, state: record.state, reason: record.reason,
+            replace: d.replace, kernels: d.kernels, fixes: d.fixes, since: RFC3339.string(from: record.since),
+            description: d.description, desired: record.desired, functions: d.functions,
+            blockingTasks: record.state.isInTransition ? blockingTasks : [],
+            stackedBelow: stackedAbove(name))
+    }
+
+    public var patches: [Patch] { records.keys.sorted().compactMap { patch($0) } }
+
+    /// The `STATUS=` line and what makes `lpclient status` exit 1.
+    public func summary(policy: Policy, kernel: KernelSupport, now: Date) -> (line: String, problems: [String]) {
+        var counts: [PatchState: Int] = [:]
+        for record in records.values { counts[record.state, default: 0] += 1 }
+        let parts = PatchState.allCases.compactMap { state in counts[state].map { "\($0) \(state.rawValue)" } }
+        var line = parts.isEmpty ? "no patches" : parts.joined(separator: ", ")
+        if let unsupported = kernel.unsupportedReason { line += "; nothing can be applied: \(unsupported)" }
+
+        var problems: [String] = []
+        for record in records.values.sorted(by: { $0.name < $1.name }) {
+            let reason = record.reason.map { ": \($0)" } ?? ""
+            switch record.state {
+            case .failed, .rejected:
+                problems.append("\(record.name) \(record.state.rawValue)\(reason)")
+            case .pending where now >= record.since + policy.settleTimeout:
+                problems.append("\(record.name) pending for longer than settle_timeout\(reason)")
+            case .applying, .reverting:
+                let started = record.transitionStarted ?? record.since
+                if now >= started + policy.transitionTimeout {
+                    problems.append("\(record.name) \(record.state.rawValue) for longer than transition_timeout")
+                }
+            default:
+                break
+            }
+        }
+        return (line, problems)
+    }
+
+    public func counts() -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for record in records.values { counts[record.state.rawValue, default: 0] += 1 }
+        return counts
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import LivepatchAPI
+
+/// The patch state machine of DESIGN.md "States": every record, every state change, the
+/// stacking order. No I/O, no clock: callers pass `now` and perform the steps it plans.
+public struct PatchLedger: Codable, Sendable, Equatable {
+    public internal(set) var records: [String: PatchRecord] = [:]
+    /// Oldest first, at most ``historyLimit`` entries.
+    public internal(set) var history: [HistoryEntry] = []
+    var lastSequence = 0
+
+    public static let historyLimit = 1000
+
+    public init() {}
+
+    public subscript(name: String) -> PatchRecord? { records[name] }
+
+    /// What verification found in the patch directory for one manifest.
+    public enum Arrival: Sendable, Equatable {
+        case incomplete(PatchDescriptor, waitingFor: String)
+        case rejected(PatchDescriptor, reason: String)
+        /// `note` explains a verified patch that is held, e.g. built for another kernel.
+        case verified(PatchDescriptor, note: String?)
+
+        var descriptor: PatchDescriptor {
+            switch self {
+            case .incomplete(let d, _), .rejected(let d, _), .verified(let d, _): d
+            }
+        }
+
+        var state: PatchState {
+            switch self {
+            case .incomplete: .pending
+            case .rejected: .rejected
+            case .verified: .staged
+            }
+        }
+
+        var reason: String? {
+            switch self {
+            case .incomplete(_, let missing): "waiting for \(missing)"
+            case .rejected(_, let reason): reason
+            case .verified(_, let note): note
+            }
+        }
+    }
+
+    // MARK: - Arrivals from the patch directory
+
+    /// Records what the verifier found. A loaded patch is never replaced by a new arrival;
+    /// a failed, reverted or superseded patch only by a different manifest (a new version).
+    public mutating func arrive(_ arrival: Arrival, now: Date) -> [Transition] {
+        let incoming = arrival.descriptor
+        if let existing = records[incoming.name] {
+            let sameManifest = existing.descriptor.manifestDigest == incoming.manifestDigest
+            if existing.state.isLoaded { return [] }
+            switch existing.state {
+            case .failed, .reverted, .superseded:
+                if sameManifest { return [] }
+            case .pending, .rejected, .staged:
+                if sameManifest && existing.state == arrival.state && existing.reason == arrival.reason {
+                    return []
+                }
+            default:
+                break
+            }
+        }
+        var record = PatchRecord(descriptor: incoming, state: arrival.state, reason: arrival.reason, since: now)
+        // Keep the clock of a patch that is still waiting for the same files.
+        if let existing = records[incoming.name], existing.state == .pending, arrival.state == .pending,
+            existing.descriptor.manifestDigest == incoming.manifestDigest
+        {
+            record.since = existing.since
+        }
+        return [set(record, from: records[incoming.name]?.state, now: now)]
+    }
+
+    /// A manifest left the patch directory: what only existed there (pending, rejected) goes too.
+    public mutating func manifestRemoved(_ manifestFile: String) -> [String] {
+        let gone = records.values.filter {
+            $0.descriptor.manifestFile == manifestFile && ($0.state == .pending || $0.state == .rejected)
+        }.map(\.name)
+        for name in gone { records[name] = nil }
+        return gone.sorted()
+    }
+
+    /// Pending patches whose files did not all arrive within `settleTimeout` are rejected.
+    public mutating func settle(now: Date, settleTimeout: Duration) -> [Transition] {
+        records.values.filter { $0.state == .pending && now >= $0.since + settleTimeout }
+            .sorted { $0.name < $1.name }
+            .map { record in
+                let waiting = record.reason.map { " (\($0))" } ?? ""
+                let reason = "settle timeout: the bundle was incomplete for \(settleTimeout.seconds)s\(waiting)"
+                return move(record.name, to: .rejected, reason: reason, now: now)
+            }
+    }
+
+    // MARK: - Operator requests
+
+    public enum RequestError: Error, Sendable, Equatable {
+        case noSuchPatch(String)
+        case invalidState(name: String, state: PatchState, reason: String)
+    }
+
+    /// `Apply(name)`: the patch becomes desired; the next step applies it.
+    public mutating func requestApply(_ name: String, runningRelease: String) throws(RequestError) {
+        guard var record = records[name] else { throw .noSuchPatch(name) }
+        switch record.state {
+        case .applied, .applying:
+            return
+        case .staged, .failed, .reverted, .superseded:
+            if let release = record.descriptor.release, release != runningRelease {
+                throw .invalidState(
+                    name: name, state: record.state,
+                    reason: "built for kernel \(release), the running kernel is \(runningRelease); it stays staged for that kernel")
+            }
+            record.desired = true
+            records[name] = record
+        case .pending, .rejected:
+            throw .invalidState(
+                name: name, state: record.state,
+                reason: "it was not verified (\(record.reason ?? record.state.rawValue)); ship a corrected bundle")
+        case .reverting:
+            throw .invalidState(name: name, state: record.state, reason: "a revert is running; apply it again once it is reverted")
+        case .foreign:
+            throw .invalidState(name: name, state: record.state, reason: "it was loaded by someone else and is already in the kernel")
+        }
+    }
+
+    /// `Revert(name)`: refused while another applied patch is stacked on top of this one.
+    public mutating func requestRevert(_ name: String) throws(RequestError) {
+        guard var record = records[name] else { throw .noSuchPatch(name) }
+        switch record.state {
+        case .applied, .foreign:
+            let above = stackedAbove(name)
+            if !above.isEmpty {
+                let list = above.joined(separator: ", ")
+                throw .invalidState(
+                    name: name, state: record.state,
+                    reason: "\(list) \(above.count == 1 ? "is" : "are") stacked on top of it and patch the same functions; revert \(list) first, or ship a replace patch")
+            }
+            record.desired = false
+            record.revertRequested = true
+            records[name] = record
+        case .reverted:
+            return
+        case .applying:
+            throw .invalidState(name: name, state: record.state, reason: "its transition is still running; revert it once it is applied")
+        default:
+            throw .invalidState(name: name, state: record.state, reason: "it is not applied")
+        }
+    }
+
+    /// Applied (or applying) patches enabled after `name` that patch at least one same function.
+    public func stackedAbove(_ name: String) -> [String] {
+        guard let base = records[name], let sequence = base.enabledSequence else { return [] }
+        let functions = Set(base.descriptor.functions)
+        return records.values.filter { other in
+            guard other.name != name, other.state == .applied || other.state == .applying || other.state == .foreign,
+                let otherSequence = other.enabledSequence, otherSequence > sequence
+            else { return false }
+            return !functions.isDisjoint(with: other.descriptor.functions)
+        }.map(\.name).sorted()
+    }
+}
+
+extension Duration {
+    /// Whole and fractional seconds, for messages.
+    public var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) / 1e18
+    }
+}
+
+extension Date {
+    static func + (date: Date, duration: Duration) -> Date {
+        date.addingTimeInterval(duration.seconds)
+    }
+}

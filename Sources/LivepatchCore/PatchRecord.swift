@@ -1,0 +1,91 @@
+import Foundation
+import LivepatchAPI
+
+/// Everything the daemon knows about one patch, as persisted in the state directory.
+///
+/// The core never reads a manifest itself: the daemon's verifier describes what it found
+/// in a ``PatchDescriptor`` and the ledger keeps that, plus the state and intent.
+public struct PatchRecord: Codable, Sendable, Equatable {
+    public var descriptor: PatchDescriptor
+    public var state: PatchState
+    public var reason: String?
+    /// When the patch entered `state`.
+    public var since: Date
+    /// The operator or the policy wants this patch applied; cleared by a revert or a failure.
+    public var desired: Bool
+    /// Order in which loaded patches were enabled: later wins for a shared function.
+    public var enabledSequence: Int?
+    /// When the running transition started, to time it out.
+    public var transitionStarted: Date?
+    /// An operator asked to revert it (the only way a foreign patch is ever touched).
+    public var revertRequested: Bool = false
+
+    public var name: String { descriptor.name }
+
+    public init(descriptor: PatchDescriptor, state: PatchState, reason: String? = nil, since: Date, desired: Bool = false) {
+        self.descriptor = descriptor
+        self.state = state
+        self.reason = reason
+        self.since = since
+        self.desired = desired
+    }
+}
+
+/// What verification established about a patch (all optional for what could not be read).
+public struct PatchDescriptor: Codable, Sendable, Equatable {
+    public var name: String
+    public var version: String
+    /// sha256 of the module.
+    public var sha256: String
+    /// sha256 of the manifest bytes: a changed manifest is a new arrival.
+    public var manifestDigest: String
+    public var kernels: [String]
+    public var fixes: [String]
+    public var replace: Bool
+    public var description: String?
+    /// The module's vermagic release.
+    public var release: String?
+    /// The verified copy in the store; only that copy is ever loaded.
+    public var storedModulePath: String?
+    /// `object:function` pairs the patch redirects (from the kernel once loaded).
+    public var functions: [String]
+    /// The manifest's file name in the patch directory.
+    public var manifestFile: String?
+
+    public init(
+        name: String, version: String = "", sha256: String = "", manifestDigest: String = "",
+        kernels: [String] = [], fixes: [String] = [], replace: Bool = false, description: String? = nil,
+        release: String? = nil, storedModulePath: String? = nil, functions: [String] = [],
+        manifestFile: String? = nil
+    ) {
+        self.name = name
+        self.version = version
+        self.sha256 = sha256
+        self.manifestDigest = manifestDigest
+        self.kernels = kernels
+        self.fixes = fixes
+        self.replace = replace
+        self.description = description
+        self.release = release
+        self.storedModulePath = storedModulePath
+        self.functions = functions
+        self.manifestFile = manifestFile
+    }
+}
+
+/// A livepatch as the kernel (or the simulated kernel) shows it.
+public struct KernelPatch: Sendable, Equatable {
+    public var name: String
+    /// `/sys/kernel/livepatch/<name>/enabled`.
+    public var enabled: Bool
+    /// `/sys/kernel/livepatch/<name>/transition`.
+    public var inTransition: Bool
+    public var functions: [String]
+
+    public init(name: String, enabled: Bool, inTransition: Bool, functions: [String]) {
+        self.name = name
+        self.enabled = enabled
+        self.inTransition = inTransition
+        self.functions = functions
+    }
+}

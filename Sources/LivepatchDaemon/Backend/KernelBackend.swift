@@ -1,0 +1,113 @@
+import Foundation
+import LivepatchAPI
+import LivepatchCore
+import LivepatchSystem
+
+/// The real kernel: modules through libkmod, patches through `/sys/kernel/livepatch`, blocking
+/// tasks from `/proc/<pid>/task/<tid>/patch_state`. The roots are injectable for tests.
+public struct KernelBackend: PatchBackend {
+    public let kind = "kernel"
+    public let release: String
+    let sysfsRoot: String
+    let procRoot: String
+
+    public init(sysfsRoot: String = "/sys", procRoot: String = "/proc", release: String = runningKernelRelease()) {
+        self.sysfsRoot = sysfsRoot
+        self.procRoot = procRoot
+        self.release = release
+    }
+
+    var livepatchRoot: String { "\(sysfsRoot)/kernel/livepatch" }
+
+    public func support() -> KernelSupport {
+        KernelSupportProbe(sysfsRoot: sysfsRoot, procRoot: procRoot).probe(release: release, simulated: false)
+    }
+
+    public func livePatches() async throws(BackendError) -> [KernelPatch] {
+        guard FileManager.default.fileExists(atPath: livepatchRoot) else { return [] }
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: livepatchRoot) } catch {
+            throw BackendError("list", livepatchRoot, error.localizedDescription)
+        }
+        return names.sorted().compactMap { name in
+            let directory = "\(livepatchRoot)/\(name)"
+            guard let enabled = attribute(directory, "enabled"), let transition = attribute(directory, "transition") else {
+                return nil  // gone between the listing and the read: the transition ended
+            }
+            return KernelPatch(name: name, enabled: enabled == "1", inTransition: transition == "1", functions: functions(directory))
+        }
+    }
+
+    /// `<patch>/<object>/<function,sympos>` directories name what the patch redirects.
+    private func functions(_ directory: String) -> [String] {
+        let objects = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return objects.flatMap { object -> [String] in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: "\(directory)/\(object)", isDirectory: &isDirectory), isDirectory.boolValue
+            else { return [] }
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(object)")) ?? []
+            return entries.filter { $0.contains(",") }.map { "\(object):\($0.split(separator: ",")[0])" }
+        }.sorted()
+    }
+
+    private func attribute(_ directory: String, _ name: String) -> String? {
+        (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    public func isModuleLoaded(_ name: String) async -> Bool {
+        FileManager.default.fileExists(atPath: "\(sysfsRoot)/module/\(name)")
+    }
+
+    public func load(modulePath: String, name: String) async throws(BackendError) {
+        do { try KernelModules().insert(path: modulePath) } catch {
+            throw BackendError("load", name, "\(error)", errno: error.errno)
+        }
+    }
+
+    public func disable(_ name: String) async throws(BackendError) {
+        try write("0", to: "\(livepatchRoot)/\(name)/enabled", operation: "disable", patch: name)
+    }
+
+    public func force(_ name: String) async throws(BackendError) {
+        try write("1", to: "\(livepatchRoot)/\(name)/force", operation: "force", patch: name)
+    }
+
+    public func unload(_ name: String) async throws(BackendError) {
+        do { try KernelModules().remove(name: name) } catch {
+            throw BackendError("unload", name, "\(error)", errno: error.errno)
+        }
+    }
+
+    private func write(_ value: String, to path: String, operation: String, patch: String) throws(BackendError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BackendError(operation, patch, "cannot open \(path)", errno: errno) }
+        defer { close(fd) }
+        let written = value.withCString { pointer in Glibc.write(fd, pointer, strlen(pointer)) }
+        guard written >= 0 else { throw BackendError(operation, patch, "cannot write \(path)", errno: errno) }
+    }
+
+    /// A task blocks while its patch_state is neither -1 (no transition) nor the target state.
+    public func blockingTasks(_ name: String) async -> [BlockingTask] {
+        guard let enabled = attribute("\(livepatchRoot)/\(name)", "enabled") else { return [] }
+        let target = enabled == "1" ? "1" : "0"
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: procRoot)) ?? []).filter { $0.allSatisfy(\.isNumber) }
+        var blockers: [BlockingTask] = []
+        for pid in pids {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "\(procRoot)/\(pid)/task")) ?? []
+            for tid in tasks {
+                guard let state = attribute("\(procRoot)/\(pid)/task/\(tid)", "patch_state"), state != "-1", state != target,
+                    let tidNumber = Int(tid)
+                else { continue }
+                let comm = attribute("\(procRoot)/\(pid)/task/\(tid)", "comm") ?? "?"
+                blockers.append(BlockingTask(pid: tidNumber, comm: comm))
+            }
+        }
+        return blockers
+    }
+
+    /// sysfs attributes do not support poll here: look again soon, but not in a busy loop.
+    public func waitForTransition(_ name: String, until deadline: ContinuousClock.Instant) async {
+        let clock = ContinuousClock()
+        try? await Task.sleep(until: min(deadline, clock.now + .milliseconds(20)), clock: clock)
+    }
+}

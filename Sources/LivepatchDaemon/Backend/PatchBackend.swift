@@ -1,0 +1,43 @@
+import LivepatchAPI
+import LivepatchCore
+
+/// The kernel as the engine drives it: the thinnest surface both the real kernel
+/// (libkmod + /sys/kernel/livepatch) and the simulated kernel implement.
+public protocol PatchBackend: Sendable {
+    /// `kernel` or `simulated`, as in the config.
+    var kind: String { get }
+    /// The release patches must be built for.
+    var release: String { get }
+    func support() -> KernelSupport
+    /// Every livepatch in `/sys/kernel/livepatch`: enabled, or disabled and still in transition.
+    func livePatches() async throws(BackendError) -> [KernelPatch]
+    func isModuleLoaded(_ name: String) async -> Bool
+    /// Inserts the module; the kernel enables the patch and starts its transition.
+    func load(modulePath: String, name: String) async throws(BackendError)
+    /// `echo 0 > enabled`: starts the transition back to the unpatched code.
+    func disable(_ name: String) async throws(BackendError)
+    /// `echo 1 > force`: ends the running transition at once (the module can never be removed).
+    func force(_ name: String) async throws(BackendError)
+    /// Removes the module; only possible once its livepatch directory is gone.
+    func unload(_ name: String) async throws(BackendError)
+    /// Tasks not yet switched to the target state of `name`'s running transition.
+    func blockingTasks(_ name: String) async -> [BlockingTask]
+    /// Returns when `name`'s transition may have ended, and at the latest at `deadline`.
+    func waitForTransition(_ name: String, until deadline: ContinuousClock.Instant) async
+}
+
+public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var operation: String
+    public var patch: String
+    public var message: String
+    public var errno: Int32?
+
+    public init(_ operation: String, _ patch: String, _ message: String, errno: Int32? = nil) {
+        self.operation = operation
+        self.patch = patch
+        self.message = message
+        self.errno = errno
+    }
+
+    public var description: String { "\(operation) \(patch): \(message)" }
+}

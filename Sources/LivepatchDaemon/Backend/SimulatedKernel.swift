@@ -1,0 +1,132 @@
+import Foundation
+import LivepatchAPI
+import LivepatchCore
+import LivepatchSystem
+
+/// A kernel that lives in a directory, so it outlives the daemon like a real one: a restarted
+/// daemon finds what is still "loaded". Transitions end by the clock, not by the daemon.
+///
+/// Layout under the root:
+/// - `modules/<name>.json`: one loaded module and its livepatch state.
+/// - `inject/transition-delay`: seconds every transition takes (default 0.05).
+/// - `inject/stall`: names (one a line) whose transitions never end while listed.
+/// - `inject/fail-load`: names whose load fails, like a module the kernel refuses.
+/// - `.lock`: serializes the daemon and test tools that inject or load by hand.
+///
+/// It behaves like Linux 6.1 where the daemon must care: EEXIST for a second load, EBUSY for a
+/// load or disable during another transition, EBUSY for removing a module whose patch is still
+/// in sysfs; a replace patch disables every other patch when its transition ends. Which functions
+/// a module patches comes from its modinfo key `livepatchd_sim_functions` (the real kernel knows
+/// it from the module's `klp_patch`; the simulated one cannot run code).
+public struct SimulatedKernel: PatchBackend {
+    public let kind = "simulated"
+    public let release: String
+    public let root: String
+
+    public init(root: String, release: String) throws(BackendError) {
+        self.root = root
+        self.release = release
+        for directory in ["modules", "inject"] {
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: "\(root)/\(directory)", withIntermediateDirectories: true)
+            } catch {
+                throw BackendError("create", root, "cannot create the simulated kernel directory: \(error.localizedDescription)")
+            }
+        }
+    }
+
+    public func support() -> KernelSupport {
+        KernelSupport(
+            release: release, livepatch: true, ftrace: true, lockdown: "none", signatureEnforced: false, taint: 0,
+            simulated: true)
+    }
+
+    public func livePatches() async throws(BackendError) -> [KernelPatch] {
+        try withState { state in
+            state.modules.values.filter(\.inSysfs).map {
+                KernelPatch(name: $0.name, enabled: $0.enabled, inTransition: $0.transitionEnd != nil, functions: $0.functions)
+            }
+        }
+    }
+
+    public func isModuleLoaded(_ name: String) async -> Bool {
+        (try? withState { $0.modules[name] != nil }) ?? false
+    }
+
+    public func load(modulePath: String, name: String) async throws(BackendError) {
+        let info: ModuleInfo
+        do { info = try ModuleInfo.read(path: modulePath) } catch {
+            throw BackendError("load", name, "cannot read the module: \(error)", errno: ENOEXEC)
+        }
+        let functions = info.simulatedFunctions
+        let replace = info.value("livepatchd_sim_replace") == "Y"
+        try withState { state throws(BackendError) in
+            if state.injected(.failLoad).contains(name) {
+                throw BackendError("load", name, "the kernel refused the module (injected load failure)", errno: ENOEXEC)
+            }
+            if state.modules[name] != nil { throw BackendError("load", name, "module is already loaded", errno: EEXIST) }
+            if state.modules.values.contains(where: { $0.transitionEnd != nil }) {
+                throw BackendError("load", name, "another livepatch is in transition", errno: EBUSY)
+            }
+            state.lastSequence += 1
+            state.modules[name] = SimulatedModule(
+                name: name, functions: functions, replace: replace, enabled: true, inSysfs: true,
+                transitionEnd: state.now + state.transitionDelay, sequence: state.lastSequence)
+        }
+    }
+
+    public func disable(_ name: String) async throws(BackendError) {
+        try withState { state throws(BackendError) in
+            guard var module = state.modules[name], module.inSysfs, module.enabled else {
+                throw BackendError("disable", name, "the patch is not enabled", errno: EINVAL)
+            }
+            // Disabling the patch in transition reverses its transition, as klp_reverse_transition does.
+            if state.modules.values.contains(where: { $0.transitionEnd != nil && $0.name != name }) {
+                throw BackendError("disable", name, "a livepatch is in transition", errno: EBUSY)
+            }
+            module.enabled = false
+            module.transitionEnd = state.now + state.transitionDelay
+            state.modules[name] = module
+        }
+    }
+
+    public func force(_ name: String) async throws(BackendError) {
+        try withState { state throws(BackendError) in
+            guard var module = state.modules[name], module.transitionEnd != nil else {
+                throw BackendError("force", name, "no transition is running", errno: EINVAL)
+            }
+            module.transitionEnd = state.now
+            module.forced = true
+            state.modules[name] = module
+        }
+    }
+
+    public func unload(_ name: String) async throws(BackendError) {
+        try withState { state throws(BackendError) in
+            guard let module = state.modules[name] else {
+                throw BackendError("unload", name, "module is not loaded", errno: ENOENT)
+            }
+            if module.inSysfs { throw BackendError("unload", name, "the livepatch is still registered", errno: EBUSY) }
+            if module.forced { throw BackendError("unload", name, "a forced livepatch can never be removed", errno: EBUSY) }
+            state.modules[name] = nil
+        }
+    }
+
+    public func blockingTasks(_ name: String) async -> [BlockingTask] {
+        let stalled = (try? withState { state in
+            state.modules[name]?.transitionEnd != nil && state.injected(.stall).contains(name)
+        }) ?? false
+        return stalled ? [BlockingTask(pid: 4242, comm: "sim-stalled")] : []
+    }
+
+    public func waitForTransition(_ name: String, until deadline: ContinuousClock.Instant) async {
+        let end = (try? withState { $0.modules[name]?.transitionEnd }) ?? nil
+        let clock = ContinuousClock()
+        // A stall can be lifted by a test at any time: look again at least every 100 ms then.
+        var wait = Duration.milliseconds(100)
+        if let end { wait = min(wait, .seconds(max(0, end - Date().timeIntervalSince1970)) + .milliseconds(1)) }
+        let until = min(deadline, clock.now + wait)
+        try? await Task.sleep(until: until, clock: clock)
+    }
+}

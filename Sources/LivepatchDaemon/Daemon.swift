@@ -1,0 +1,154 @@
+import Foundation
+import LivepatchAPI
+import LivepatchBundle
+import LivepatchCore
+import LivepatchSystem
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// The assembled daemon. `livepatchd` parses flags and calls ``Daemon/run(configPath:overrides:)``;
+/// tests build the same daemon from a temporary config.
+public final class Daemon: Service {
+    let configPath: String?
+    let overrides: ConfigOverrides
+    let configuration: Configuration
+    let engine: PatchEngine
+    let scanner: PatchScanner
+    let server: VarlinkServer
+    let notifier = ServiceNotifier()
+    let logger: Logger
+
+    public init(configuration: Configuration, configPath: String?, overrides: ConfigOverrides, logger: Logger) throws {
+        self.configuration = configuration
+        self.configPath = configPath
+        self.overrides = overrides
+        self.logger = logger
+        let backend = try Self.makeBackend(configuration)
+        scanner = PatchScanner(
+            patchDirectory: configuration.patchDir,
+            verifier: try Self.makeVerifier(configuration, logger: logger))
+        try FileManager.default.createDirectory(
+            atPath: configuration.stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        engine = try PatchEngine(
+            backend: backend, policy: configuration.policy, scanner: scanner,
+            stateFile: StateFile(stateDirectory: configuration.stateDir), logger: logger)
+        server = VarlinkServer(
+            socketPath: configuration.socket,
+            interfaces: [(name: LivepatchInterface.name, description: LivepatchInterface.description)],
+            handler: ControlService(engine: engine), logger: logger)
+    }
+
+    static func makeBackend(_ configuration: Configuration) throws -> any PatchBackend {
+        switch configuration.backend {
+        case .simulated:
+            try SimulatedKernel(
+                root: configuration.simulatedRoot, release: configuration.simulatedKernel ?? runningKernelRelease())
+        case .kernel:
+            KernelBackend()
+        }
+    }
+
+    static func makeVerifier(_ configuration: Configuration, logger: Logger) throws -> BundleVerifier {
+        var keys = TrustedKeys()
+        do {
+            let loaded = try KeyDirectory.load(configuration.keysDir)
+            keys = loaded.keys
+            for problem in loaded.problems { logger.warning("skipping a trusted key: \(problem)") }
+        } catch where error.errno == ENOENT {
+            // No key directory is the same as no keys.
+        }
+        if keys.isEmpty && configuration.policy.requireSignature {
+            logger.warning(
+                "no trusted keys in \(configuration.keysDir): every signed patch will be rejected; add a key with lpbundle keygen")
+        }
+        return BundleVerifier(
+            patchDirectory: configuration.patchDir, keys: keys, policy: configuration.policy,
+            store: PatchStore(root: "\(configuration.stateDir)/store"))
+    }
+
+    public func run() async throws {
+        logger.event(.started, "livepatchd \(LivepatchDaemonVersion.current) starting, backend \(configuration.backend.rawValue)")
+        do { try await serve() } catch is CancellationError {}
+    }
+
+    private func serve() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await self.server.run() }
+            try await self.server.waitUntilBound()
+            await self.engine.start()
+            let watcher = try DirectoryWatcher(path: self.configuration.patchDir)
+            await self.engine.onStatusChange { [notifier, logger] line in
+                do { try notifier.notify(.status(line)) } catch { logger.debug("sd_notify: \(error)") }
+            }
+            try self.notifier.notify(.ready)
+            let status = await self.engine.status()
+            self.logger.event(.ready, "ready: \(status.summary)")
+            if let reason = status.kernel.unsupportedReason {
+                self.logger.event(.kernelUnsupported, "\(reason): patches are verified and staged, nothing is applied", level: .warning)
+            }
+
+            group.addTask { await self.engine.run() }
+            group.addTask {
+                for await _ in watcher.changes { _ = await self.engine.rescanDirectory() }
+            }
+            group.addTask { await self.handleReloads() }
+            if let interval = self.notifier.watchdogInterval() {
+                group.addTask { await self.pingWatchdog(every: interval / 2) }
+            }
+            group.addTask {
+                try? await gracefulShutdown()
+                self.logger.event(.stopping, "stopping")
+                _ = try? self.notifier.notify(.stopping)
+                watcher.stop()
+                throw CancellationError()
+            }
+        }
+    }
+
+    /// SIGHUP: read the configuration again; the policy and the trusted keys take effect at once,
+    /// paths and the backend need a restart.
+    private func handleReloads() async {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            _ = try? notifier.notify(.reloading)
+            do {
+                let fresh = try ConfigLoader.load(configPath: configPath, overrides: overrides)
+                await scanner.update(verifier: try Self.makeVerifier(fresh, logger: logger))
+                await engine.update(policy: fresh.policy)
+                if fresh.patchDir != configuration.patchDir || fresh.stateDir != configuration.stateDir
+                    || fresh.socket != configuration.socket || fresh.backend != configuration.backend
+                {
+                    logger.warning("paths and the backend changed in the configuration: they take effect after a restart")
+                }
+                _ = await engine.rescan()
+                logger.event(.reloaded, "configuration reloaded")
+            } catch {
+                logger.event(.configError, "reload failed, keeping the running configuration: \(error)", level: .error)
+            }
+            _ = try? notifier.notify(.ready, .status(await engine.status().summary))
+        }
+    }
+
+    private func pingWatchdog(every interval: Duration) async {
+        while !Task.isCancelled {
+            // Pinging from the engine's executor proves the engine still answers.
+            _ = await engine.status()
+            _ = try? notifier.notify(.watchdog)
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
+
+extension Configuration.LogLevel {
+    public var loggerLevel: Logger.Level {
+        switch self {
+        case .trace: .trace
+        case .debug: .debug
+        case .info: .info
+        case .notice: .notice
+        case .warning: .warning
+        case .error: .error
+        case .critical: .critical
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import LivepatchAPI
+import LivepatchCore
+
+/// The one error type of the daemon's API: each code is one `io.livepatchd.*` Varlink error.
+public struct LivepatchError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: Sendable, Equatable {
+        case noSuchPatch
+        case permissionDenied
+        case invalidState
+        case notSupported
+        case failed
+
+        public var varlinkName: LivepatchErrorName {
+            switch self {
+            case .noSuchPatch: .noSuchPatch
+            case .permissionDenied: .permissionDenied
+            case .invalidState: .invalidState
+            case .notSupported: .notSupported
+            case .failed: .failed
+            }
+        }
+    }
+
+    public var code: Code
+    /// The Varlink error parameters, as the IDL in ``LivepatchInterface/description`` declares them.
+    public var parameters: [String: String]
+
+    public init(_ code: Code, _ parameters: [String: String]) {
+        self.code = code
+        self.parameters = parameters
+    }
+
+    public var description: String {
+        "\(code.varlinkName.rawValue) " + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    }
+
+    static func noSuchPatch(_ name: String) -> LivepatchError { .init(.noSuchPatch, ["name": name]) }
+
+    static func permissionDenied(method: String) -> LivepatchError {
+        .init(.permissionDenied, ["method": method, "reason": "\(method) changes the kernel and needs root (uid 0); run it with sudo"])
+    }
+
+    init(_ error: PatchLedger.RequestError) {
+        switch error {
+        case .noSuchPatch(let name):
+            self = .noSuchPatch(name)
+        case .invalidState(let name, let state, let reason):
+            self.init(.invalidState, ["name": name, "state": state.rawValue, "reason": reason])
+        }
+    }
+}

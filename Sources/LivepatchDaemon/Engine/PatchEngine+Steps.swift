@@ -1,0 +1,199 @@
+import Foundation
+import LivepatchAPI
+import LivepatchCore
+import Logging
+
+extension PatchEngine {
+    /// Performs steps until there is nothing to do; returns when the next timer is due.
+    @discardableResult
+    func drive() async -> Date? {
+        while !Task.isCancelled {
+            record(ledger.settle(now: Date(), settleTimeout: policy.settleTimeout))
+            let canApply = backend.support().unsupportedReason == nil
+            switch ledger.nextStep(policy: policy, runningRelease: backend.release, canApply: canApply, now: Date()) {
+            case .apply(let name): await performApply(name)
+            case .revert(let name): await performRevert(name)
+            case .idle(let until): return until
+            }
+        }
+        return nil
+    }
+
+    /// Reads the kernel's view and lets it win.
+    func reconcile() async {
+        do {
+            let kernel = try await backend.livePatches()
+            record(ledger.reconcile(kernel: kernel, now: Date()))
+            await unloadSuperseded(kernel: kernel)
+            // A transition that was running when the daemon died is followed to its end.
+            for record in ledger.records.values where record.state.isInTransition {
+                if record.state == .applying { await followApply(record.name) } else { await followRevert(record.name) }
+            }
+        } catch {
+            logger.error("cannot read the kernel's livepatch state: \(error)")
+        }
+    }
+
+    func scan() async {
+        for arrival in await scanner.scan(runningRelease: backend.release, logger: logger) {
+            switch arrival {
+            case .arrived(let arrival): record(ledger.arrive(arrival, now: Date()))
+            case .removed(let file):
+                for name in ledger.manifestRemoved(file) { logger.info("\(name): its manifest left the patch directory") }
+            }
+        }
+    }
+
+    // MARK: - Apply
+
+    private func performApply(_ name: String) async {
+        guard let path = ledger[name]?.descriptor.storedModulePath else { return }
+        let others = ledger.records.values.filter { $0.name != name && ($0.state == .applied || $0.state == .foreign) }
+        if ledger[name]?.descriptor.replace == true, !others.isEmpty {
+            logger.notice(
+                "\(name) is a replace patch: it will supersede \(others.map(\.name).sorted().joined(separator: ", "))",
+                metadata: [LivepatchField.name: "\(name)"])
+        }
+        record([ledger.beginApply(name, now: Date())])
+        do {
+            try await backend.load(modulePath: path, name: name)
+        } catch {
+            record([ledger.failApply(name, reason: "load failed: \(error.message)", now: Date())])
+            return
+        }
+        await followApply(name)
+    }
+
+    /// Waits for the enable transition; on timeout reverts it (or forces it, if the policy allows).
+    func followApply(_ name: String) async {
+        let started = ledger[name]?.transitionStarted ?? Date()
+        switch await waitForTransition(name, startedAt: started, done: { $0?.enabled == true && $0?.inTransition == false }) {
+        case .done(let patch):
+            let transitions = ledger.finishApply(name, functions: patch?.functions, now: Date())
+            blockingTasks[name] = nil
+            record(transitions)
+            if transitions.count > 1, let kernel = try? await backend.livePatches() { await unloadSuperseded(kernel: kernel) }
+        case .vanished:
+            record([ledger.failApply(name, reason: "the kernel dropped the patch during its transition", now: Date())])
+        case .timedOut(let blockers):
+            await handleApplyTimeout(name, blockers: blockers)
+        }
+    }
+
+    private func handleApplyTimeout(_ name: String, blockers: [BlockingTask]) async {
+        let seconds = Int(policy.transitionTimeout.seconds)
+        let blocked = blockers.isEmpty ? "" : " (blocked by \(Self.describe(blockers)))"
+        if policy.forceAfterTimeout {
+            logger.warning("\(name): transition still running after \(seconds)s\(blocked); forcing it as force_after_timeout allows")
+            do {
+                try await backend.force(name)
+                record(ledger.finishApply(name, functions: nil, now: Date()))
+            } catch {
+                record([ledger.failApply(name, reason: "force failed: \(error.message)", now: Date())])
+            }
+            return
+        }
+        let reason = "transition did not finish within \(seconds)s\(blocked); reverted"
+        logger.warning("\(name): \(reason)", metadata: [LivepatchField.name: "\(name)"])
+        do {
+            try await backend.disable(name)
+            _ = await waitForTransition(name, startedAt: Date(), done: { $0 == nil })
+            if await backend.isModuleLoaded(name) { try await backend.unload(name) }
+            blockingTasks[name] = nil
+            record([ledger.failApply(name, reason: reason, now: Date())])
+        } catch {
+            record([ledger.failApply(name, reason: "\(reason), but rolling back failed: \(error.message)", now: Date())])
+        }
+    }
+
+    // MARK: - Revert
+
+    private func performRevert(_ name: String) async {
+        record([ledger.beginRevert(name, now: Date())])
+        do {
+            try await backend.disable(name)
+        } catch {
+            logger.error("\(name): cannot disable: \(error.message)", metadata: [LivepatchField.name: "\(name)"])
+            record([ledger.abortRevert(name, reason: "revert failed: \(error.message)", now: Date())])
+            return
+        }
+        await followRevert(name)
+    }
+
+    func followRevert(_ name: String) async {
+        while true {
+            let started = ledger[name]?.transitionStarted ?? Date()
+            switch await waitForTransition(name, startedAt: started, done: { $0 == nil }) {
+            case .done, .vanished:
+                blockingTasks[name] = nil
+                if await backend.isModuleLoaded(name) {
+                    do { try await backend.unload(name) } catch {
+                        logger.error("\(name): reverted but the module stays loaded: \(error.message)")
+                    }
+                }
+                record([ledger.finishRevert(name, now: Date())])
+                return
+            case .timedOut(let blockers):
+                // A disabled patch cannot be enabled again: the only ways out are waiting or forcing.
+                if policy.forceAfterTimeout {
+                    try? await backend.force(name)
+                } else {
+                    logger.warning(
+                        "\(name): revert still running after \(Int(policy.transitionTimeout.seconds))s; blocked by \(Self.describe(blockers)); still waiting",
+                        metadata: [LivepatchField.name: "\(name)"])
+                    ledger.update(name) { $0.transitionStarted = Date() }
+                }
+            }
+        }
+    }
+
+    // MARK: - Waiting for the kernel
+
+    enum TransitionOutcome {
+        case done(KernelPatch?)
+        case vanished
+        case timedOut(blockers: [BlockingTask])
+    }
+
+    /// Follows `name`'s transition until `done` holds for its kernel state (nil: gone from sysfs),
+    /// sampling the tasks that block it at least once a second.
+    private func waitForTransition(
+        _ name: String, startedAt: Date, done: (KernelPatch?) -> Bool
+    ) async -> TransitionOutcome {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(max(0, policy.transitionTimeout.seconds - Date().timeIntervalSince(startedAt)))
+        var nextSample = clock.now + .seconds(1)
+        while true {
+            let patches = (try? await backend.livePatches()) ?? []
+            let patch = patches.first { $0.name == name }
+            if done(patch) { return .done(patch) }
+            if patch == nil { return .vanished }
+            if clock.now >= nextSample {
+                let blockers = await backend.blockingTasks(name)
+                if blockers != blockingTasks[name] {
+                    blockingTasks[name] = blockers
+                    if !blockers.isEmpty {
+                        logger.event(
+                            .transitionBlocked, "\(name): transition blocked by \(Self.describe(blockers))",
+                            level: .info, metadata: [LivepatchField.name: "\(name)"])
+                    }
+                }
+                nextSample = clock.now + .seconds(1)
+            }
+            if clock.now >= deadline { return .timedOut(blockers: await backend.blockingTasks(name)) }
+            await backend.waitForTransition(name, until: min(deadline, nextSample))
+        }
+    }
+
+    private func unloadSuperseded(kernel: [KernelPatch]) async {
+        for name in ledger.unloadable(kernel: kernel) where await backend.isModuleLoaded(name) {
+            do { try await backend.unload(name) } catch {
+                logger.warning("\(name): superseded but its module could not be removed: \(error.message)")
+            }
+        }
+    }
+
+    static func describe(_ tasks: [BlockingTask]) -> String {
+        tasks.prefix(5).map { "\($0.comm)[\($0.pid)]" }.joined(separator: ", ") + (tasks.count > 5 ? " and \(tasks.count - 5) more" : "")
+    }
+}

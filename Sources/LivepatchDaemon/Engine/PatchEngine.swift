@@ -1,0 +1,220 @@
+import Foundation
+import LivepatchAPI
+import LivepatchCore
+import Logging
+
+/// Owns the patch ledger and drives the backend, one kernel step at a time.
+///
+/// Requests (socket calls, directory changes, timers) only change the ledger's intent and wake
+/// the worker; the worker asks the ledger for the next step and performs it. So every apply and
+/// revert runs in one place, serialized the way the kernel needs, whoever asked for it.
+public actor PatchEngine {
+    let backend: any PatchBackend
+    var policy: Policy
+    let scanner: PatchScanner
+    let stateFile: StateFile
+    let logger: Logger
+    var ledger: PatchLedger
+    /// Sampled tasks blocking the running transition, by patch name.
+    var blockingTasks: [String: [BlockingTask]] = [:]
+    private var subscribers: [UUID: AsyncStream<SubscribeReply>.Continuation] = [:]
+    private var waiter: CheckedContinuation<Void, Never>?
+    private var pendingWake = false
+    private var timer: Task<Void, Never>?
+    private var statusObservers: [@Sendable (String) -> Void] = []
+
+    public init(backend: any PatchBackend, policy: Policy, scanner: PatchScanner, stateFile: StateFile, logger: Logger)
+        throws(StateFile.Error)
+    {
+        self.backend = backend
+        self.policy = policy
+        self.scanner = scanner
+        self.stateFile = stateFile
+        self.logger = logger
+        self.ledger = try stateFile.load()
+    }
+
+    /// Finds the truth before the daemon says READY=1: the kernel's view, the patch directory,
+    /// and every step that follows (desired patches re-applied after a reboot).
+    public func start() async {
+        await reconcile()
+        await scanner.prepareDirectory(logger: logger)
+        await scan()
+        await drive()
+    }
+
+    /// The worker: performs steps whenever something changed or a timer is due.
+    public func run() async {
+        var wakeAt: Date? = nil
+        while !Task.isCancelled {
+            await waitForWake(until: wakeAt)
+            if Task.isCancelled { break }
+            wakeAt = await drive()
+        }
+        for continuation in subscribers.values { continuation.finish() }
+    }
+
+    public func wake() {
+        if let waiter {
+            self.waiter = nil
+            waiter.resume()
+        } else {
+            pendingWake = true
+        }
+    }
+
+    public func onStatusChange(_ observer: @escaping @Sendable (String) -> Void) {
+        statusObservers.append(observer)
+        observer(statusLine)
+    }
+
+    public func update(policy: Policy) {
+        self.policy = policy
+        wake()
+    }
+
+    // MARK: - Reading
+
+    public func list() -> [Patch] { ledger.patches.map(withBlockers) }
+
+    public func patch(_ name: String) throws(LivepatchError) -> Patch {
+        guard let patch = ledger.patch(name, blockingTasks: blockingTasks[name] ?? []) else { throw .noSuchPatch(name) }
+        return patch
+    }
+
+    public func history() -> [HistoryEntry] { ledger.history }
+
+    public func status() -> Status {
+        let kernel = backend.support()
+        let summary = ledger.summary(policy: policy, kernel: kernel, now: Date())
+        return Status(
+            summary: summary.line, degraded: !summary.problems.isEmpty, problems: summary.problems,
+            backend: backend.kind, apply: policy.apply.rawValue, kernel: kernel, counts: ledger.counts(),
+            daemonVersion: LivepatchDaemonVersion.current)
+    }
+
+    var statusLine: String { ledger.summary(policy: policy, kernel: backend.support(), now: Date()).line }
+
+    public func subscribe() -> AsyncStream<SubscribeReply> {
+        let (stream, continuation) = AsyncStream.makeStream(of: SubscribeReply.self, bufferingPolicy: .bufferingOldest(4096))
+        let id = UUID()
+        subscribers[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.unsubscribe(id) }
+        }
+        return stream
+    }
+
+    private func unsubscribe(_ id: UUID) { subscribers[id] = nil }
+
+    private func withBlockers(_ patch: Patch) -> Patch {
+        var patch = patch
+        if patch.state.isInTransition { patch.blockingTasks = blockingTasks[patch.name] ?? [] }
+        return patch
+    }
+
+    // MARK: - Requests
+
+    /// Applies `name` and returns once it is applied or failed; `progress` sees every state change.
+    public func apply(_ name: String, progress: @Sendable (SubscribeReply) async -> Void) async throws(LivepatchError) -> Patch {
+        if let reason = backend.support().unsupportedReason, ledger[name] != nil {
+            throw LivepatchError(.notSupported, ["reason": reason])
+        }
+        do { try ledger.requestApply(name, runningRelease: backend.release) } catch { throw LivepatchError(error) }
+        save()
+        return try await follow(name, until: .applied, orFailure: .failed, progress: progress)
+    }
+
+    /// Reverts `name` and returns once it is reverted.
+    public func revert(_ name: String, progress: @Sendable (SubscribeReply) async -> Void) async throws(LivepatchError) -> Patch {
+        do { try ledger.requestRevert(name) } catch { throw LivepatchError(error) }
+        save()
+        return try await follow(name, until: .reverted, orFailure: nil, progress: progress)
+    }
+
+    public func rescan() async -> [Patch] {
+        await reconcile()
+        await scan()
+        wake()
+        return list()
+    }
+
+    private func follow(
+        _ name: String, until success: PatchState, orFailure failure: PatchState?,
+        progress: @Sendable (SubscribeReply) async -> Void
+    ) async throws(LivepatchError) -> Patch {
+        let current = try patch(name)
+        if current.state == success { return current }
+        let changes = subscribe()
+        wake()
+        for await change in changes where change.patch.name == name {
+            await progress(change)
+            if change.entry.state == success || change.entry.state == failure { return change.patch }
+        }
+        // The stream ends when the caller went away or the daemon stops.
+        return try patch(name)
+    }
+
+    // MARK: - Recording changes
+
+    /// Journal, history subscribers, status line and the state file: every change goes through here.
+    func record(_ transitions: [Transition]) {
+        guard !transitions.isEmpty else { return }
+        for transition in transitions {
+            log(transition)
+            // A reverted foreign patch is forgotten at once: report it from the transition itself.
+            let patch =
+                ledger.patch(transition.name, blockingTasks: blockingTasks[transition.name] ?? [])
+                ?? Patch(name: transition.name, state: transition.to, since: RFC3339.string(from: transition.record.since))
+            let entry = HistoryEntry(
+                time: patch.since, name: transition.name, version: transition.record.descriptor.version,
+                state: transition.to, reason: transition.record.reason)
+            for continuation in subscribers.values { continuation.yield(SubscribeReply(entry: entry, patch: patch)) }
+        }
+        save()
+        let line = statusLine
+        for observer in statusObservers { observer(line) }
+    }
+
+    func save() {
+        do { try stateFile.save(ledger) } catch {
+            logger.error("cannot save the state: \(error); the change is kept in memory and saved again with the next one")
+        }
+    }
+
+    /// Sleeps until ``wake()`` is called or `until` passes; a wake that came while busy is not lost.
+    private func waitForWake(until: Date?) async {
+        timer?.cancel()
+        timer = nil
+        if pendingWake {
+            pendingWake = false
+            return
+        }
+        if let until {
+            let delay = max(0, until.timeIntervalSinceNow)
+            timer = Task { [weak self] in
+                guard (try? await Task.sleep(for: .seconds(delay) + .milliseconds(5))) != nil else { return }
+                await self?.wake()
+            }
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { waiter = $0 }
+        } onCancel: {
+            Task { await self.wake() }
+        }
+        pendingWake = false
+    }
+}
+
+public enum LivepatchDaemonVersion {
+    public static let current = "0.1.0"
+}
+
+extension PatchEngine {
+    /// The patch directory changed: verify what is new and act on it.
+    func rescanDirectory() async -> [Patch] {
+        await scan()
+        wake()
+        return list()
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import LivepatchAPI
+import Testing
+import Varlink
+
+/// Restarts, crashes, reloads: the state survives and the kernel's view wins.
+@Suite("Daemon life cycle", .serialized, .timeLimit(.minutes(5)))
+struct LifecycleScenarioTests {
+    @Test("killed with SIGKILL mid-transition, a restarted daemon reconciles: nothing loaded twice, nothing lost")
+    func crashMidApply() async throws {
+        let sandbox = try Sandbox()
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("before_crash"))
+        try await sandbox.waitFor("before_crash", .applied)
+
+        try sandbox.inject("transition-delay", "2")
+        try sandbox.drop(try sandbox.bundle("during_crash"))
+        try await sandbox.waitFor("during_crash", .applying)
+        sandbox.crash()
+        try await sandbox.start()
+        try await sandbox.waitFor("during_crash", .applied)
+        #expect(try sandbox.patch("before_crash")?.state == .applied)
+        #expect(sandbox.loadedModules == ["before_crash", "during_crash"])
+        let history = try sandbox.call(.getHistory, as: HistoryReply.self).entries
+        #expect(history.filter { $0.name == "during_crash" && $0.state == .applying }.count == 1, "loaded once")
+        #expect(history.filter { $0.name == "before_crash" && $0.state == .applied }.count == 1)
+    }
+
+    @Test("after a reboot (the kernel forgot everything) desired patches are applied again before READY=1")
+    func reboot() async throws {
+        let sandbox = try Sandbox()
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("survivor"))
+        try sandbox.drop(try sandbox.bundle("reverted_one"))
+        try await sandbox.waitFor("survivor", .applied)
+        try await sandbox.waitFor("reverted_one", .applied)
+        #expect(try sandbox.lpclient("revert", "reverted_one").status == 0)
+        sandbox.stop()
+        try FileManager.default.removeItem(atPath: "\(sandbox.kernel)/modules")  // the reboot
+        try await sandbox.start()
+        // Already applied when READY=1 arrived: no waiting here.
+        #expect(try sandbox.patch("survivor")?.state == .applied)
+        #expect(try sandbox.patch("reverted_one")?.state == .reverted)
+        #expect(sandbox.loadedModules == ["survivor"])
+    }
+
+    @Test("a patch loaded by someone else is listed as foreign and left alone")
+    func foreign() async throws {
+        let sandbox = try Sandbox()
+        try await sandbox.start()
+        let module: [String: Any] = [
+            "name": "hand_loaded", "functions": ["vmlinux:other"], "replace": false, "enabled": true, "inSysfs": true,
+            "sequence": 99, "forced": false,
+        ]
+        try JSONSerialization.data(withJSONObject: module).write(
+            to: URL(fileURLWithPath: "\(sandbox.kernel)/modules/hand_loaded.json"))
+        #expect(try sandbox.lpclient("rescan").status == 0)
+        let patch = try await sandbox.waitFor("hand_loaded", .foreign)
+        #expect(patch.desired == false)
+        try sandbox.drop(try sandbox.bundle("ours"))
+        try await sandbox.waitFor("ours", .applied)
+        #expect(sandbox.loadedModules == ["hand_loaded", "ours"])
+    }
+
+    @Test("SIGHUP sends RELOADING=1 then READY=1 and applies the new policy")
+    func reload() async throws {
+        let sandbox = try Sandbox(["apply": "\"manual\""])
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("waits_for_reload"))
+        try await sandbox.waitFor("waits_for_reload", .staged)
+        let before = sandbox.notify.received.count
+        try sandbox.writeConfig(["apply": "\"auto\""])
+        sandbox.signal(SIGHUP)
+        let reloading = try await sandbox.notify.waitFor("RELOADING=1", after: before)
+        try await sandbox.notify.waitFor("READY=1", after: reloading + 1)
+        #expect(sandbox.notify.received[reloading].contains("MONOTONIC_USEC="))
+        try await sandbox.waitFor("waits_for_reload", .applied)
+    }
+
+    @Test("sd_notify: READY=1 with a STATUS line, STOPPING=1 on SIGTERM")
+    func notify() async throws {
+        let sandbox = try Sandbox()
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("counted"))
+        try await sandbox.waitFor("counted", .applied)
+        _ = try await eventually("STATUS=1 applied") {
+            let seen = sandbox.notify.received
+            return (seen.contains { $0.contains("STATUS=1 applied") }, seen)
+        }
+        let before = sandbox.notify.received.count
+        sandbox.stop()
+        try await sandbox.notify.waitFor("STOPPING=1", after: before)
+        #expect(!FileManager.default.fileExists(atPath: sandbox.socket), "the socket is removed on stop")
+    }
+
+    @Test("an invalid config is refused with file, line and key; --check-config prints the effective config")
+    func checkConfig() throws {
+        let sandbox = try Sandbox()
+        let good = try run(Binaries.path("livepatchd"), ["--config", sandbox.configFile, "--check-config"])
+        #expect(good.status == 0, "\(good)")
+        #expect(good.stdout.contains("backend = \"simulated\""))
+        try sandbox.writeConfig(["apply": "\"sometimes\"", "colour": "\"blue\""])
+        let bad = try run(Binaries.path("livepatchd"), ["--config", sandbox.configFile, "--check-config"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains(sandbox.configFile), "\(bad)")
+        #expect(bad.stderr.contains("apply") || bad.stderr.contains("colour"), "\(bad)")
+    }
+}
+
+/// Who may do what on the socket, and what it streams.
+@Suite("Control socket", .serialized, .timeLimit(.minutes(5)))
+struct ControlSocketScenarioTests {
+    @Test("a non-root client can read but not apply, revert or rescan", .enabled(if: getuid() == 0, "needs root to setpriv to nobody"))
+    func nobody() async throws {
+        let sandbox = try Sandbox(["apply": "\"manual\""])
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("guarded"))
+        try await sandbox.waitFor("guarded", .staged)
+        let status = try sandbox.lpclient("status", asNobody: true)
+        #expect(status.status == 0, "\(status)")
+        #expect(try sandbox.lpclient("list", asNobody: true).stdout.contains("guarded"))
+        let apply = try sandbox.lpclient("apply", "guarded", asNobody: true)
+        #expect(apply.status == 77, "\(apply)")
+        #expect(apply.stderr.contains("root"), "\(apply)")
+        #expect(try sandbox.lpclient("rescan", asNobody: true).status == 77)
+        #expect(try sandbox.patch("guarded")?.state == .staged)
+    }
+
+    @Test("Subscribe streams the state changes of an apply")
+    func subscribe() async throws {
+        let sandbox = try Sandbox(["apply": "\"manual\""])
+        try await sandbox.start()
+        let (changes, sink) = AsyncStream.makeStream(of: HistoryEntry.self)
+        let socket = sandbox.socket
+        let subscriber = Thread {
+            guard let client = try? VarlinkClient(socketPath: socket) else { return sink.finish() }
+            try? client.callMore(LivepatchInterface.Method.subscribe.qualifiedName) { reply in
+                let change = try JSONValue.decode(SubscribeReply.self, from: reply.parameters, with: LivepatchInterface.makeDecoder())
+                sink.yield(change.entry)
+            }
+            sink.finish()
+        }
+        subscriber.start()
+        var iterator = changes.makeAsyncIterator()
+
+        // A first bundle proves the subscription is live before the apply starts.
+        try sandbox.drop(try sandbox.bundle("streamed"))
+        while let entry = await iterator.next(), !(entry.name == "streamed" && entry.state == .staged) {}
+
+        let apply = try sandbox.lpclient("apply", "streamed")
+        #expect(apply.status == 0, "\(apply)")
+        #expect(apply.stdout.contains("applying"), "lpclient apply shows progress: \(apply)")
+        var states: [PatchState] = []
+        while let entry = await iterator.next() {
+            if entry.name == "streamed" { states.append(entry.state) }
+            if entry.state == .applied { break }
+        }
+        #expect(states == [.applying, .applied])
+        sandbox.stop()
+    }
+
+    @Test("a generic Varlink client (PyPI varlink) gets GetStatus and the interface description",
+        .enabled(if: ProcessInfo.processInfo.environment["LIVEPATCHD_VARLINK_PYTHON"] != nil, "scripts/test.sh provides the client"))
+    func genericClient() async throws {
+        let python = ProcessInfo.processInfo.environment["LIVEPATCHD_VARLINK_PYTHON"]!
+        let sandbox = try Sandbox()
+        try await sandbox.start()
+        let status = try run(python, ["-m", "varlink.cli", "call", "unix:\(sandbox.socket)/io.livepatchd.GetStatus", "{}"])
+        #expect(status.stdout.contains("\"summary\""), "\(status)")
+        #expect(status.stdout.contains(Sandbox.release), "\(status)")
+        let description = try run(python, ["-m", "varlink.cli", "help", "unix:\(sandbox.socket)/io.livepatchd"])
+        #expect(description.stdout.contains("interface io.livepatchd"), "\(description)")
+        #expect(description.stdout.contains("method GetStatus"), "\(description)")
+        let info = try run(python, ["-m", "varlink.cli", "info", "unix:\(sandbox.socket)"])
+        #expect(info.stdout.contains("io.livepatchd"), "\(info)")
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import LivepatchAPI
+import LivepatchCore
+import Testing
+
+/// Bad bundles are rejected with their reason, change nothing, and the daemon keeps serving.
+@Suite("Rejecting bad bundles", .serialized, .timeLimit(.minutes(5)))
+struct RejectionScenarioTests {
+    @Test("each bad bundle is rejected with its own reason and never loaded")
+    func rejections() async throws {
+        let sandbox = try Sandbox()
+        try await sandbox.start()
+        let good = try sandbox.module("good.ko", name: "placeholder", functions: ["vmlinux:f"])
+
+        let badSignature = try sandbox.handmadeBundle(
+            "bad_signature", module: try sandbox.module("bs.ko", name: "bad_signature", functions: ["vmlinux:f"]),
+            signer: SigningKey())
+        let hashMismatch = try sandbox.handmadeBundle(
+            "hash_mismatch", module: try sandbox.module("hm.ko", name: "hash_mismatch", functions: ["vmlinux:f"])
+        ) { $0.sha256 = String(repeating: "0", count: 64) }
+        let wrongKernel = try sandbox.handmadeBundle(
+            "wrong_kernel",
+            module: try sandbox.module("wk.ko", name: "wrong_kernel", release: "5.10.0-30-amd64", functions: ["vmlinux:f"]))
+        let notLivepatch = try sandbox.handmadeBundle(
+            "not_livepatch",
+            module: try sandbox.module("nl.ko", name: "not_livepatch", functions: [], livepatch: false))
+        let nameMismatch = try sandbox.handmadeBundle("name_mismatch", module: good)
+
+        for bundle in [badSignature, hashMismatch, wrongKernel, notLivepatch, nameMismatch] { try sandbox.drop(bundle) }
+        let expected = [
+            "bad_signature": "bad signature", "hash_mismatch": "hash mismatch", "wrong_kernel": "wrong kernel",
+            "not_livepatch": "not a livepatch module", "name_mismatch": "name mismatch",
+        ]
+        for (name, reason) in expected {
+            let patch = try await sandbox.waitFor(name, .rejected)
+            #expect(patch.reason?.hasPrefix(reason) == true, "\(name): \(patch.reason ?? "no reason")")
+        }
+        #expect(sandbox.loadedModules.isEmpty)
+
+        // Rejected patches make the host degraded: status exits 1 and says why.
+        let status = try sandbox.lpclient("status")
+        #expect(status.status == 1, "\(status)")
+        #expect(status.stdout.contains("name_mismatch"))
+
+        // The daemon still serves and still applies good bundles.
+        try sandbox.drop(try sandbox.bundle("still_serving"))
+        try await sandbox.waitFor("still_serving", .applied)
+    }
+
+    @Test("an unparseable manifest is listed under its file name, rejected with the reason")
+    func unparseable() async throws {
+        let sandbox = try Sandbox()
+        try await sandbox.start()
+        try Data("{\"format\": 1, \"name\": ".utf8).write(to: URL(fileURLWithPath: "\(sandbox.incoming)/broken.json"))
+        let patch = try await sandbox.waitFor("broken", .rejected)
+        #expect(patch.reason?.hasPrefix("malformed manifest") == true, "\(patch.reason ?? "")")
+    }
+
+    @Test("a manifest whose module never arrives is pending, then rejected after settle_timeout")
+    func settle() async throws {
+        let sandbox = try Sandbox(["settle_timeout": "\"1s\""])
+        try await sandbox.start()
+        let bundle = try sandbox.bundle("never_complete")
+        try sandbox.drop([bundle.manifest, bundle.signature])
+        let pending = try await sandbox.waitFor("never_complete", .pending)
+        #expect(pending.reason?.contains("never_complete.ko") == true)
+        let rejected = try await sandbox.waitFor("never_complete", .rejected)
+        #expect(rejected.reason?.contains("settle timeout") == true, "\(rejected.reason ?? "")")
+    }
+
+    @Test("a symlink in the patch directory is rejected, never followed")
+    func symlink() async throws {
+        let sandbox = try Sandbox()
+        try await sandbox.start()
+        let bundle = try sandbox.bundle("linked")
+        try sandbox.drop([bundle.manifest, bundle.signature])
+        try FileManager.default.createSymbolicLink(atPath: "\(sandbox.incoming)/linked.ko", withDestinationPath: bundle.module)
+        let patch = try await sandbox.waitFor("linked", .rejected)
+        #expect(patch.reason?.hasPrefix("unsafe file") == true, "\(patch.reason ?? "")")
+        #expect(sandbox.loadedModules.isEmpty)
+    }
+}
+
+/// The kernel misbehaves: transitions stall, loads fail.
+@Suite("Kernel failures", .serialized, .timeLimit(.minutes(5)))
+struct KernelFailureScenarioTests {
+    @Test("a stalled transition names its blocking task, then is reverted after the timeout and fails")
+    func stalled() async throws {
+        let sandbox = try Sandbox(["transition_timeout": "\"3s\""])
+        try sandbox.inject("stall", "stuck_patch\n")
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("stuck_patch"))
+        try await sandbox.waitFor("stuck_patch", .applying)
+        let blocked: Patch? = try await eventually("blocking tasks to be reported") {
+            let patch = try sandbox.patch("stuck_patch")
+            return (patch?.blockingTasks.isEmpty == false, patch)
+        }
+        #expect(blocked?.blockingTasks.first?.comm == "sim-stalled")
+        let show = try sandbox.lpclient("show", "stuck_patch")
+        #expect(show.stdout.contains("sim-stalled"), "\(show)")
+
+        let failed = try await sandbox.waitFor("stuck_patch", .failed, timeout: .seconds(60))
+        #expect(failed.reason?.contains("did not finish within 3s") == true, "\(failed.reason ?? "")")
+        #expect(failed.reason?.contains("reverted") == true)
+        #expect(sandbox.loadedModules.isEmpty, "the module must be unloaded after the rollback")
+        #expect(try sandbox.lpclient("status").status == 1)
+    }
+
+    @Test("a module the kernel refuses fails with the load error and is not retried")
+    func loadFailure() async throws {
+        let sandbox = try Sandbox()
+        try sandbox.inject("fail-load", "refused\n")
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("refused"))
+        let failed = try await sandbox.waitFor("refused", .failed)
+        #expect(failed.reason?.contains("load failed") == true, "\(failed.reason ?? "")")
+        try sandbox.inject("fail-load", "")
+        // Not retried by itself, not even after a restart.
+        sandbox.stop()
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("canary"))
+        try await sandbox.waitFor("canary", .applied)
+        #expect(try sandbox.patch("refused")?.state == .failed)
+        // An operator applies it again: now it works.
+        #expect(try sandbox.lpclient("apply", "refused").status == 0)
+        #expect(try sandbox.patch("refused")?.state == .applied)
+    }
+}

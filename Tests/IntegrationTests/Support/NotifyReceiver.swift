@@ -1,0 +1,67 @@
+import Foundation
+import Synchronization
+
+/// A real sd_notify receiver: an AF_UNIX datagram socket, as systemd binds for Type=notify
+/// services. The daemon under test gets its path in NOTIFY_SOCKET.
+final class NotifyReceiver: Sendable {
+    let path: String
+    private let fd: Int32
+    private let messages = MessageLog()
+
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw TimeoutError(description: "socket: errno \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: Array(path.utf8.prefix(buffer.count - 1)) + [0])
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw TimeoutError(description: "bind \(path): errno \(errno)") }
+        // A receive timeout lets the reader thread notice close() without a busy loop.
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let thread = Thread { [fd, messages] in
+            var buffer = [UInt8](repeating: 0, count: 8192)
+            while true {
+                let count = recv(fd, &buffer, buffer.count, 0)
+                if count > 0 {
+                    let text = String(decoding: buffer[0..<count], as: UTF8.self)
+                    messages.append(text)
+                } else if count < 0 && (errno == EAGAIN || errno == EINTR) {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
+        thread.start()
+    }
+
+    deinit {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+
+    /// Every datagram received so far, oldest first.
+    var received: [String] { messages.all }
+
+    /// Waits for a datagram with this `KEY=value` line, after the first `after` datagrams.
+    @discardableResult
+    func waitFor(_ line: String, after: Int = 0, timeout: Duration = .seconds(60)) async throws -> Int {
+        try await eventually("\(line) on \(path)", timeout: timeout) {
+            let all = received
+            let index = all.indices.dropFirst(after).first { all[$0].split(separator: "\n").contains(Substring(line)) }
+            return (index != nil, index ?? all.count)
+        }
+    }
+}
+
+final class MessageLog: Sendable {
+    private let messages = Mutex<[String]>([])
+    func append(_ message: String) { messages.withLock { $0.append(message) } }
+    var all: [String] { messages.withLock { $0 } }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import LivepatchAPI
+import Testing
+
+@testable import LivepatchCore
+
+private let release = "6.1.0-test-amd64"
+private let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+/// A verified patch for the running kernel, as the scanner reports it.
+func verified(_ name: String, functions: [String] = [], replace: Bool = false, release: String = release, digest: String? = nil)
+    -> PatchLedger.Arrival
+{
+    .verified(
+        PatchDescriptor(
+            name: name, version: "1", sha256: String(repeating: "a", count: 64), manifestDigest: digest ?? "m-\(name)",
+            kernels: [release], replace: replace, release: release, storedModulePath: "/store/\(name).ko",
+            functions: functions, manifestFile: "\(name).json"),
+        note: nil)
+}
+
+func ledger(_ arrivals: PatchLedger.Arrival...) -> PatchLedger {
+    var ledger = PatchLedger()
+    for arrival in arrivals { _ = ledger.arrive(arrival, now: t0) }
+    return ledger
+}
+
+extension PatchLedger {
+    /// Runs a whole apply as the engine would after a clean transition.
+    mutating func applyFully(_ name: String, at time: Date = t0) {
+        _ = beginApply(name, now: time)
+        _ = finishApply(name, functions: nil, now: time)
+    }
+}
+
+@Suite("Arrivals from the patch directory")
+struct ArrivalTests {
+    @Test("each verification outcome gives its state and reason")
+    func outcomes() {
+        var l = PatchLedger()
+        let pending = l.arrive(.incomplete(PatchDescriptor(name: "a", manifestDigest: "x"), waitingFor: "a.ko"), now: t0)
+        #expect(pending.map(\.to) == [.pending])
+        #expect(l["a"]?.reason == "waiting for a.ko")
+        let rejected = l.arrive(.rejected(PatchDescriptor(name: "b"), reason: "hash mismatch"), now: t0)
+        #expect(rejected.map(\.to) == [.rejected])
+        #expect(l["b"]?.reason == "hash mismatch")
+        #expect(l.arrive(verified("c"), now: t0).map(\.to) == [.staged])
+    }
+
+    @Test("the same arrival twice changes nothing")
+    func idempotent() {
+        var l = ledger(verified("a"))
+        #expect(l.arrive(verified("a"), now: t0 + .seconds(5)).isEmpty)
+        #expect(l.history.count == 1)
+    }
+
+    @Test("pending becomes staged when the files complete; its settle clock is kept while waiting")
+    func pendingThenStaged() {
+        var l = PatchLedger()
+        let waiting = PatchDescriptor(name: "a", manifestDigest: "m-a")
+        _ = l.arrive(.incomplete(waiting, waitingFor: "a.ko, a.json.sig"), now: t0)
+        _ = l.arrive(.incomplete(waiting, waitingFor: "a.json.sig"), now: t0 + .seconds(3))
+        #expect(l["a"]?.since == t0)
+        #expect(l.arrive(verified("a"), now: t0 + .seconds(4)).map(\.to) == [.staged])
+    }
+
+    @Test("pending past settle_timeout is rejected, saying what was missing")
+    func settleTimeout() {
+        var l = PatchLedger()
+        _ = l.arrive(.incomplete(PatchDescriptor(name: "a"), waitingFor: "a.ko"), now: t0)
+        #expect(l.settle(now: t0 + .seconds(29), settleTimeout: .seconds(30)).isEmpty)
+        let settled = l.settle(now: t0 + .seconds(30), settleTimeout: .seconds(30))
+        #expect(settled.map(\.to) == [.rejected])
+        #expect(l["a"]?.reason?.contains("settle timeout") == true)
+        #expect(l["a"]?.reason?.contains("a.ko") == true)
+    }
+
+    @Test("a loaded patch is never replaced by a new arrival")
+    func loadedKeepsItsRecord() {
+        var l = ledger(verified("a"))
+        l.applyFully("a")
+        #expect(l.arrive(verified("a", digest: "new"), now: t0).isEmpty)
+        #expect(l["a"]?.state == .applied)
+    }
+
+    @Test("a failed patch comes back only as a new version")
+    func failedNeedsNewVersion() {
+        var l = ledger(verified("a"))
+        _ = l.beginApply("a", now: t0)
+        _ = l.failApply("a", reason: "load failed", now: t0)
+        #expect(l.arrive(verified("a"), now: t0).isEmpty)
+        #expect(l.arrive(verified("a", digest: "v2"), now: t0).map(\.to) == [.staged])
+    }
+
+    @Test("pending and rejected records leave with their manifest; staged ones stay (they are in the store)")
+    func manifestRemoved() {
+        var l = ledger(.rejected(PatchDescriptor(name: "r", manifestFile: "r.json"), reason: "bad"), verified("s"))
+        #expect(l.manifestRemoved("r.json") == ["r"])
+        #expect(l.manifestRemoved("s.json").isEmpty)
+        #expect(l["s"]?.state == .staged)
+    }
+}

@@ -24,6 +24,9 @@ public enum RejectionReason: Error, Sendable, Equatable, CustomStringConvertible
     case wrongKernel(release: String, kernels: [String])
     /// libkmod could not read the module's modinfo, or a required modinfo field is missing.
     case unreadableModule(module: String, detail: String)
+    /// Every check passed but the verified copy could not be written (disk full, permissions):
+    /// a local problem, not the bundle's; worth retrying once fixed.
+    case storeFailed(detail: String)
     /// Produced by the daemon, not the verifier: files still missing after `settle_timeout`.
     case settleTimeout(missing: [String])
 
@@ -40,6 +43,7 @@ public enum RejectionReason: Error, Sendable, Equatable, CustomStringConvertible
         case .nameMismatch: "name-mismatch"
         case .wrongKernel: "wrong-kernel"
         case .unreadableModule: "unreadable-module"
+        case .storeFailed: "store-failed"
         case .settleTimeout: "settle-timeout"
         }
     }
@@ -66,6 +70,8 @@ public enum RejectionReason: Error, Sendable, Equatable, CustomStringConvertible
             "wrong kernel: the module is built for \(release) (vermagic), which is not in the manifest's kernels (\(kernels.joined(separator: ", ")))"
         case .unreadableModule(let module, let detail):
             "unreadable module: \(module): \(detail)"
+        case .storeFailed(let detail):
+            "store failed: the patch verified but could not be copied into the store: \(detail)"
         case .settleTimeout(let missing):
             "settle timeout: still missing \(missing.joined(separator: ", ")) after settle_timeout"
         }

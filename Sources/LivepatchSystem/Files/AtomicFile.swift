@@ -30,8 +30,10 @@ public final class TemporaryFile {
     private var descriptor: Int32
     private var finished = false
 
-    public init(inDirectory directory: String, mode: mode_t = 0o644) throws(SystemError) {
-        var template = Array("\(directory)/.tmp-XXXXXX".utf8CString)
+    /// - Parameter prefix: the start of the file name; libkmod derives a module name from a
+    ///   file name up to its first dot, so a module staged here needs a prefix without one.
+    public init(inDirectory directory: String, prefix: String = ".tmp-", mode: mode_t = 0o644) throws(SystemError) {
+        var template = Array("\(directory)/\(prefix)XXXXXX".utf8CString)
         // mkostemp needs _GNU_SOURCE, which Swift's Glibc module does not define.
         let fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
         if fd == -1 { throw .current("mkstemp", directory) }

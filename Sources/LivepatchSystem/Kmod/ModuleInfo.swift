@@ -13,12 +13,12 @@ public struct ModuleInfo: Sendable, Equatable {
         }
     }
 
-    /// Entries in section order.
+    /// Entries in the order libkmod lists them (the order `modinfo` prints).
     public var fields: [Field]
 
     public init(fields: [Field]) { self.fields = fields }
 
-    /// Every value of `key`, in section order.
+    /// Every value of `key`.
     public func values(_ key: String) -> [String] { fields.filter { $0.key == key }.map(\.value) }
 
     /// The first value of `key`.

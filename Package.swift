@@ -72,6 +72,7 @@ let package = Package(
 
         .testTarget(name: "LivepatchCoreTests", dependencies: ["LivepatchCore"]),
         .testTarget(name: "LivepatchSystemTests", dependencies: ["LivepatchSystem"]),
+        .testTarget(name: "LivepatchBundleTests", dependencies: ["LivepatchBundle", "LivepatchCore", "LivepatchSystem"]),
         .testTarget(name: "VarlinkTests", dependencies: ["Varlink"]),
         .testTarget(name: "LivepatchDaemonTests", dependencies: ["LivepatchDaemon", "LivepatchBundle"]),
         // Start the real binaries in a temporary directory: the product as an operator meets it.

@@ -1,0 +1,94 @@
+import LivepatchCore
+import LivepatchSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension BundleVerifier {
+    /// A bundle file that could not be used, sorted into what the verifier does next.
+    enum FileFailure: Error {
+        case missing
+        case tooLarge(file: String, size: Int64, limit: Int64)
+        case rejected(RejectionReason)
+    }
+
+    func path(_ file: String) -> String { "\(patchDirectory)/\(file)" }
+
+    func read(_ file: String, limit: Int64) -> Result<[UInt8], FileFailure> {
+        Result { () throws(FileFailure) in
+            do throws(SafeFileError) {
+                return try SafeFile.read(path: path(file), limit: limit)
+            } catch {
+                throw Self.sort(error, file: file)
+            }
+        }
+    }
+
+    /// Whether something (anything, even a dangling symlink) has that name in the patch directory.
+    func exists(_ file: String) -> Bool {
+        var status = stat()
+        return lstat(path(file), &status) == 0
+    }
+
+    func stageModule(_ manifest: Manifest) -> Result<PatchStore.StagedModule, FileFailure> {
+        Result { () throws(FileFailure) in
+            do throws(SafeFileError) {
+                let module = try SafeFile(path: path(manifest.module))
+                try module.checkSize(limit: policy.maxModuleSize)
+                return try store.stage(module, limit: policy.maxModuleSize)
+            } catch {
+                throw Self.sort(error, file: manifest.module)
+            }
+        }
+    }
+
+    func checkModuleInfo(_ stagedPath: String, manifest: Manifest) -> Result<ModuleInfo, RejectionReason> {
+        let info: ModuleInfo
+        do {
+            info = try ModuleInfo.read(path: stagedPath)
+        } catch {
+            let detail = error.errno == ENOEXEC
+                ? "not an ELF module with a .modinfo section" : String(cString: strerror(error.errno))
+            return .failure(.unreadableModule(module: manifest.module, detail: detail))
+        }
+        guard info.isLivepatch else { return .failure(.notLivepatch(module: manifest.module)) }
+        guard let moduleName = info.name else {
+            return .failure(.unreadableModule(module: manifest.module, detail: "its modinfo has no name"))
+        }
+        guard moduleName == manifest.name else {
+            return .failure(.nameMismatch(manifest: manifest.name, module: moduleName))
+        }
+        guard let release = info.vermagicRelease else {
+            return .failure(.unreadableModule(module: manifest.module, detail: "its modinfo has no vermagic"))
+        }
+        guard manifest.kernels.contains(release) else {
+            return .failure(.wrongKernel(release: release, kernels: manifest.kernels))
+        }
+        return .success(info)
+    }
+
+    private static func sort(_ error: SafeFileError, file: String) -> FileFailure {
+        switch error {
+        case .missing: .missing
+        case .symlink: .rejected(.unsafeFile(file: file, kind: .symlink))
+        case .notRegular(_, let kind): .rejected(.unsafeFile(file: file, kind: UnsafeFileKind(kind)))
+        case .tooLarge(_, let size, let limit): .tooLarge(file: file, size: size, limit: limit)
+        case .system(let error): .rejected(.unreadableFile(file: file, detail: error.description))
+        }
+    }
+}
+
+extension UnsafeFileKind {
+    init(_ kind: FileKind) {
+        switch kind {
+        case .symlink: self = .symlink
+        case .fifo: self = .fifo
+        case .characterDevice: self = .characterDevice
+        case .blockDevice: self = .blockDevice
+        case .directory: self = .directory
+        case .socket: self = .socket
+        case .regular, .unknown: self = .unknown
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import LivepatchCore
+import LivepatchSystem
+
+/// Verifies one bundle in the patch directory the way DESIGN.md "Patch bundle" orders it;
+/// shared by `livepatchd` and `lpbundle verify` so both decide alike.
+///
+/// Nothing in the patch directory is modified. Files are opened without following
+/// symlinks; the module is read once, hashed while copied into the store, and every
+/// later check (hash, modinfo) looks at that copy. The copy is kept only if all pass.
+public struct BundleVerifier: Sendable {
+    public let patchDirectory: String
+    public let keys: TrustedKeys
+    public let policy: Policy
+    public let store: PatchStore
+
+    /// Signatures are one line of base64; generous, but bounded.
+    static let maximumSignatureSize: Int64 = 4096
+
+    public init(patchDirectory: String, keys: TrustedKeys, policy: Policy, store: PatchStore) {
+        self.patchDirectory = patchDirectory
+        self.keys = keys
+        self.policy = policy
+        self.store = store
+    }
+
+    /// Manifest files in `directory`: `*.json`, sorted, hidden files skipped.
+    public static func manifestFileNames(inDirectory directory: String) throws -> [String] {
+        try Directory.entries(directory).filter { $0.hasSuffix(".json") && $0.count > 5 && !$0.hasPrefix(".") }
+    }
+
+    public func verify(manifestFileName: String) -> BundleOutcome {
+        let stem = manifestFileName.hasSuffix(".json") ? String(manifestFileName.dropLast(5)) : manifestFileName
+        if let problem = Manifest.plainFileNameProblem(manifestFileName) {
+            return .rejected(name: stem, manifest: nil, reason: .unreadableFile(file: manifestFileName, detail: problem))
+        }
+
+        // 1. The manifest parses, is well-formed, and is named for its file.
+        let manifestBytes: [UInt8]
+        switch read(manifestFileName, limit: Int64(Manifest.maximumSize)) {
+        case .success(let bytes): manifestBytes = bytes
+        case .failure(.missing): return .incomplete(name: stem, manifest: nil, missing: [manifestFileName])
+        case .failure(.tooLarge(_, let size, let limit)):
+            return .rejected(
+                name: stem, manifest: nil, reason: .malformedManifest(.tooLarge(size: Int(size), limit: Int(limit))))
+        case .failure(.rejected(let reason)): return .rejected(name: stem, manifest: nil, reason: reason)
+        }
+        let manifest: Manifest
+        do {
+            manifest = try Manifest.parse(manifestBytes)
+        } catch {
+            return .rejected(name: stem, manifest: nil, reason: .malformedManifest(error))
+        }
+        guard manifest.name == stem else {
+            let reason = "must match the manifest's file name \(manifestFileName), got \"\(manifest.name)\""
+            return .rejected(name: stem, manifest: manifest, reason: .malformedManifest(.invalidValue(field: "name", reason: reason)))
+        }
+        let name = manifest.name
+
+        // 2. The signature, unless policy says otherwise; a missing one is waited for.
+        var signature: [UInt8]?
+        var signedBy: String?
+        if policy.requireSignature {
+            let signatureFileName = "\(manifestFileName).sig"
+            switch read(signatureFileName, limit: Self.maximumSignatureSize) {
+            case .success(let bytes): signature = bytes
+            case .failure(.missing):
+                var missing = [signatureFileName]
+                if !exists(manifest.module) { missing.append(manifest.module) }
+                return .incomplete(name: name, manifest: manifest, missing: missing)
+            case .failure(.tooLarge):
+                return .rejected(name: name, manifest: manifest, reason: .badSignature(.notBase64(what: "signature")))
+            case .failure(.rejected(let reason)): return .rejected(name: name, manifest: manifest, reason: reason)
+            }
+            do {
+                signedBy = try keys.verify(signatureFile: signature ?? [], of: manifestBytes)
+            } catch {
+                return .rejected(name: name, manifest: manifest, reason: .badSignature(error))
+            }
+        }
+
+        // 3-5. The module is present, within the size limit, and hashes to the manifest's sha256.
+        let staged: PatchStore.StagedModule
+        switch stageModule(manifest) {
+        case .success(let module): staged = module
+        case .failure(.missing): return .incomplete(name: name, manifest: manifest, missing: [manifest.module])
+        case .failure(.tooLarge(_, let size, let limit)):
+            return .rejected(name: name, manifest: manifest, reason: .moduleTooLarge(module: manifest.module, size: size, limit: limit))
+        case .failure(.rejected(let reason)): return .rejected(name: name, manifest: manifest, reason: reason)
+        }
+        guard staged.sha256 == manifest.sha256 else {
+            staged.discard()
+            let reason = RejectionReason.hashMismatch(module: manifest.module, expected: manifest.sha256, actual: staged.sha256)
+            return .rejected(name: name, manifest: manifest, reason: reason)
+        }
+
+        // 6. The module's own modinfo agrees with the manifest.
+        let info: ModuleInfo
+        switch checkModuleInfo(staged.path, manifest: manifest) {
+        case .success(let moduleInfo): info = moduleInfo
+        case .failure(let reason):
+            staged.discard()
+            return .rejected(name: name, manifest: manifest, reason: reason)
+        }
+
+        let stored: (module: String, manifest: String)
+        do {
+            stored = try store.commit(staged, manifest: manifest, manifestBytes: manifestBytes, signature: signature)
+        } catch {
+            staged.discard()
+            return .rejected(name: name, manifest: manifest, reason: .storeFailed(detail: error.description))
+        }
+        return .verified(
+            VerifiedPatch(
+                manifest: manifest, manifestDigest: sha256Hex(manifestBytes), moduleInfo: info,
+                release: info.vermagicRelease ?? "", storedModulePath: stored.module, storedManifestPath: stored.manifest,
+                functions: info.simulatedFunctions, signedBy: signedBy))
+    }
+}

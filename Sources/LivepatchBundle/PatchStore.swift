@@ -1,0 +1,83 @@
+import Crypto
+import LivepatchCore
+import LivepatchSystem
+
+/// The content-addressed copy of verified patches, `<state_dir>/store`:
+/// `<root>/<module sha256>/<module file>`, next to the manifest (`<name>.json`) and,
+/// when there was one, its signature (`<name>.json.sig`), byte for byte as verified.
+/// Storing the same module again replaces the files with identical bytes: idempotent.
+public struct PatchStore: Sendable {
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    public func directory(sha256: String) -> String { "\(root)/\(sha256)" }
+
+    /// A module read once from the patch directory: hashed while it was copied, so what
+    /// is checked afterwards (hash, modinfo) is exactly what will be stored and loaded.
+    public final class StagedModule {
+        public let temporary: TemporaryFile
+        public let sha256: String
+        public let size: Int64
+
+        init(temporary: TemporaryFile, sha256: String, size: Int64) {
+            self.temporary = temporary
+            self.sha256 = sha256
+            self.size = size
+        }
+
+        public var path: String { temporary.path }
+        public func discard() { temporary.discard() }
+    }
+
+    /// Copies `module` into a temporary file in the store, hashing the bytes it copies.
+    public func stage(_ module: SafeFile, limit: Int64) throws(SafeFileError) -> StagedModule {
+        let temporary: TemporaryFile
+        do throws(SystemError) {
+            try Directory.create(root, mode: 0o755)
+            temporary = try TemporaryFile(inDirectory: root, prefix: "staging-", mode: 0o644)
+        } catch {
+            throw .system(error)
+        }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        do throws(SafeFileError) {
+            try module.readChunks(limit: limit) { (chunk) throws(SafeFileError) in
+                hasher.update(bufferPointer: chunk)
+                size += Int64(chunk.count)
+                do throws(SystemError) { try temporary.write(chunk) } catch { throw .system(error) }
+            }
+        } catch {
+            temporary.discard()
+            throw error
+        }
+        return StagedModule(temporary: temporary, sha256: hexDigest(hasher.finalize()), size: size)
+    }
+
+    /// Moves a staged module into place and writes the manifest (and signature) next to it.
+    /// - Returns: the stored module and manifest paths.
+    public func commit(
+        _ staged: StagedModule, manifest: Manifest, manifestBytes: [UInt8], signature: [UInt8]?
+    ) throws(SystemError) -> (module: String, manifest: String) {
+        let directory = directory(sha256: staged.sha256)
+        try Directory.create(directory, mode: 0o755)
+        let modulePath = "\(directory)/\(manifest.module)"
+        try staged.temporary.commit(to: modulePath)
+        let manifestPath = "\(directory)/\(manifest.name).json"
+        try AtomicFile.write(manifestBytes, to: manifestPath, mode: 0o644)
+        if let signature {
+            try AtomicFile.write(signature, to: "\(manifestPath).sig", mode: 0o644)
+        }
+        return (modulePath, manifestPath)
+    }
+}
+
+func hexDigest(_ digest: some Digest) -> String {
+    digest.map { byte in
+        let hex = String(byte, radix: 16)
+        return byte < 16 ? "0" + hex : hex
+    }.joined()
+}
+
+/// sha256 of `bytes`, lowercase hex.
+public func sha256Hex(_ bytes: [UInt8]) -> String { hexDigest(SHA256.hash(data: bytes)) }

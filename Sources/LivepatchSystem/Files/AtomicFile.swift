@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes that are all-or-nothing across crashes: temporary file in the same directory,
+/// fsync, rename over the target, fsync the directory (DESIGN.md "States").
+public enum AtomicFile {
+    public static func write(_ bytes: some Collection<UInt8>, to path: String, mode: mode_t = 0o644) throws(SystemError) {
+        let temporary = try TemporaryFile(inDirectory: Path.directory(of: path), mode: mode)
+        do throws(SystemError) {
+            try temporary.write(Array(bytes))
+            try temporary.commit(to: path)
+        } catch {
+            temporary.discard()
+            throw error
+        }
+    }
+
+    /// fsyncs a directory so a rename or a new entry in it survives a crash.
+    public static func syncDirectory(_ path: String) throws(SystemError) {
+        let fd = try retryingOnInterrupt("open", path) { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        defer { close(fd) }
+        try retryingOnInterrupt("fsync", path) { fsync(fd) }
+    }
+}
+
+/// A new file with a unique name in a directory, written then renamed into place or discarded.
+public final class TemporaryFile {
+    public let path: String
+    private var descriptor: Int32
+    private var finished = false
+
+    /// - Parameter prefix: the start of the file name; libkmod derives a module name from a
+    ///   file name up to its first dot, so a module staged here needs a prefix without one.
+    public init(inDirectory directory: String, prefix: String = ".tmp-", mode: mode_t = 0o644) throws(SystemError) {
+        var template = Array("\(directory)/\(prefix)XXXXXX".utf8CString)
+        // mkostemp needs _GNU_SOURCE, which Swift's Glibc module does not define.
+        let fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
+        if fd == -1 { throw .current("mkstemp", directory) }
+        path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        descriptor = fd
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        // mkostemp creates 0600; set the final mode exactly, whatever the umask.
+        if fchmod(fd, mode) != 0 {
+            let error = SystemError.current("fchmod", path)
+            discard()
+            throw error
+        }
+    }
+
+    deinit { discard() }
+
+    public func write(_ bytes: [UInt8]) throws(SystemError) {
+        let result = bytes.withUnsafeBytes { buffer in
+            Result { () throws(SystemError) in try write(buffer) }
+        }
+        try result.get()
+    }
+
+    public func write(_ buffer: UnsafeRawBufferPointer) throws(SystemError) {
+        var offset = 0
+        while offset < buffer.count {
+            let written = try retryingOnInterrupt("write", path) {
+                Glibc.write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+            }
+            offset += written
+        }
+    }
+
+    /// fsyncs, renames over `target` and fsyncs the target's directory.
+    public func commit(to target: String) throws(SystemError) {
+        try retryingOnInterrupt("fsync", path) { fsync(descriptor) }
+        close(descriptor)
+        descriptor = -1
+        try retryingOnInterrupt("rename", target) { rename(path, target) }
+        finished = true
+        try AtomicFile.syncDirectory(Path.directory(of: target))
+    }
+
+    /// Removes the file; safe to call more than once.
+    public func discard() {
+        if descriptor != -1 {
+            close(descriptor)
+            descriptor = -1
+        }
+        if !finished {
+            unlink(path)
+            finished = true
+        }
+    }
+}
+
+enum Path {
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}

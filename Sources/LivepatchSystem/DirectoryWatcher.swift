@@ -26,7 +26,6 @@ public final class DirectoryWatcher: Sendable {
     /// Meant for a single consumer.
     public let changes: AsyncStream<Void>
     private let descriptors: Descriptors
-    private let stopped = Mutex(false)
 
     public init(path: String) throws(SystemError) {
         let inotify = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
@@ -55,6 +54,8 @@ public final class DirectoryWatcher: Sendable {
         self.path = path
         self.changes = stream
         self.descriptors = descriptors
+        // A consumer that cancels its iteration ends the stream; the thread goes with it.
+        continuation.onTermination = { _ in descriptors.wakeThreadToStop() }
         // The thread holds the descriptors, not the watcher, so dropping the watcher
         // stops the thread (deinit) and the descriptors close once both let go.
         let thread = Thread { Self.run(descriptors, continuation) }
@@ -68,16 +69,7 @@ public final class DirectoryWatcher: Sendable {
 
     /// Stops watching and ends ``changes``. Safe to call more than once.
     public func stop() {
-        let first = stopped.withLock { stopped in
-            defer { stopped = true }
-            return !stopped
-        }
-        guard first else { return }
-        // One byte into an empty pipe cannot fail for lack of space, and the pipe stays
-        // open until the thread has let go of it, so the byte reaches the thread.
-        var byte: UInt8 = 1
-        let descriptor = descriptors.wakeupWrite
-        _ = try? retryingOnInterrupt("write", "wake-up pipe") { write(descriptor, &byte, 1) }
+        descriptors.wakeThreadToStop()
     }
 
     private static func run(_ descriptors: Descriptors, _ continuation: AsyncStream<Void>.Continuation) {
@@ -133,10 +125,26 @@ private final class Descriptors: Sendable {
     let wakeupRead: Int32
     let wakeupWrite: Int32
 
+    private let woken = Mutex(false)
+
     init(inotify: Int32, wakeupRead: Int32, wakeupWrite: Int32) {
         self.inotify = inotify
         self.wakeupRead = wakeupRead
         self.wakeupWrite = wakeupWrite
+    }
+
+    /// Makes the thread's poll(2) return and the thread end; only the first call writes.
+    func wakeThreadToStop() {
+        let first = woken.withLock { woken in
+            defer { woken = true }
+            return !woken
+        }
+        guard first else { return }
+        // One byte into an empty pipe cannot fail for lack of space, and the pipe stays
+        // open as long as this object lives, so the byte reaches the thread.
+        var byte: UInt8 = 1
+        let descriptor = wakeupWrite
+        _ = try? retryingOnInterrupt("write", "wake-up pipe") { write(descriptor, &byte, 1) }
     }
 
     deinit {

@@ -20,6 +20,9 @@ public struct Configuration: Sendable, Equatable {
     public var keysDir: String = "/etc/livepatchd/keys"
     public var policy: Policy = Policy()
     public var logLevel: LogLevel = .info
+    /// The files this configuration was read from, in the order applied (for the start-up log);
+    /// empty when only defaults and flags apply.
+    public var sources: [String] = []
 
     public init() {}
 }

@@ -1,0 +1,28 @@
+import ArgumentParser
+import LivepatchAPI
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Summary, kernel support and problems; exits 1 when degraded.",
+        discussion: """
+            Shows the daemon's one-line summary, what the kernel supports (release, livepatch, \
+            ftrace, lockdown, module signature enforcement, taint), the backend and apply policy, \
+            and every problem that makes the daemon degraded.
+
+            Use it as a monitoring check: exit 0 means every desired patch is applied and nothing \
+            failed, 1 degraded, 3 daemon unreachable, 77 permission denied.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        let status: Status = try options.connect().call(.getStatus, NoParameters())
+        if options.json {
+            try options.printJSON(status)
+        } else {
+            print(StatusText.render(status, style: options.style))
+        }
+        try finish(ExitStatus.of(status))
+    }
+}

@@ -1,0 +1,48 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import Foundation
+import LivepatchAPI
+
+/// Options every subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(
+        name: .long, help: ArgumentHelp(
+            "Control socket of livepatchd (default: $LIVEPATCHD_SOCKET, else \(LivepatchInterface.defaultSocketPath)).",
+            valueName: "path"),
+        completion: .file())
+    var socket: String?
+
+    @Flag(name: .long, help: "Print the daemon's reply as one JSON object (snake_case fields, as on the wire).")
+    var json = false
+
+    /// `--socket`, else `LIVEPATCHD_SOCKET`, else the daemon's default.
+    var socketPath: String {
+        if let socket { return socket }
+        if let value = getenv("LIVEPATCHD_SOCKET"), value.pointee != 0 { return String(cString: value) }
+        return LivepatchInterface.defaultSocketPath
+    }
+
+    func connect() throws -> any DaemonConnection {
+        try DaemonConnector.connect(socket: socketPath)
+    }
+
+    var style: Style { json ? .plain : .forStandardOutput() }
+
+    /// One JSON object on one line, the field names of the wire (`blocking_tasks`).
+    func printJSON<T: Encodable>(_ value: T) throws {
+        let data: Data
+        do {
+            data = try LivepatchInterface.makeEncoder().encode(value)
+        } catch {
+            throw ClientError.protocolError("cannot encode the reply as JSON: \(error)")
+        }
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Ends a command with a non-zero exit code without printing anything more.
+func finish(_ status: ExitStatus) throws {
+    if status != .ok { throw ExitCode(status.rawValue) }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct LPClient: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lpclient",
+        abstract: "Ask livepatchd what it did to the running kernel, and tell it what to do.",
+        discussion: """
+            livepatchd verifies the kernel livepatches dropped into its patch directory, \
+            applies them according to its policy and answers lpclient over a Unix socket. \
+            Reading (status, list, show, history, watch) is open to every local user; \
+            apply, revert and rescan need root.
+
+            Examples:
+              lpclient                       same as lpclient status
+              lpclient list                  every patch with its state
+              lpclient show fix_cve_2024_1   everything about one patch
+              sudo lpclient apply fix_cve_2024_1
+              lpclient list --json | jq -r '.patches[] | select(.state=="failed").name'
+
+            As a monitoring check, Nagios-style (0 OK, 1 WARNING, 3 UNKNOWN):
+              lpclient status >/dev/null; echo $?
+
+            Exit codes:
+              0   every desired patch is applied and nothing failed,
+                  or the command did what was asked
+              1   degraded: a patch failed or was rejected, or is stuck pending
+                  or applying (patches staged on purpose are fine);
+                  or apply/revert did not reach the state asked for
+              3   livepatchd unreachable: not running, wrong socket, no usable reply
+              64  usage error
+              77  permission denied: the call needs root, or the socket is closed to you
+
+            Socket: --socket PATH, else $LIVEPATCHD_SOCKET, else
+            /run/livepatchd/io.livepatchd. Color only on a terminal and without NO_COLOR.
+            """,
+        subcommands: [
+            StatusCommand.self, ListCommand.self, ShowCommand.self, ApplyCommand.self, RevertCommand.self,
+            RescanCommand.self, HistoryCommand.self, WatchCommand.self,
+        ],
+        defaultSubcommand: StatusCommand.self
+    )
+
+    /// Parsing errors exit 64 (EX_USAGE) through ArgumentParser; a failed call exits with the
+    /// code its ``ClientError`` maps to, after one message with a hint on stderr.
+    static func main() {
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch let error as ClientError {
+            var standardError = FileHandleOutput()
+            print("lpclient: " + ErrorText.describe(error), to: &standardError)
+            Foundation.exit(ExitStatus.of(error).rawValue)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// stderr as a `TextOutputStream`, for `print(_:to:)`.
+struct FileHandleOutput: TextOutputStream {
+    mutating func write(_ string: String) {
+        FileHandle.standardError.write(Data(string.utf8))
+    }
+}

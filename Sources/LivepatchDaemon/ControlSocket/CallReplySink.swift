@@ -1,0 +1,36 @@
+import NIOCore
+import Varlink
+
+/// The ``VarlinkReplySink`` of one call: enforces that the call gets exactly one final reply,
+/// and none at all when it is `oneway`.
+actor CallReplySink: VarlinkReplySink {
+    private let call: VarlinkCall
+    private let channel: any Channel
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private(set) var finished = false
+
+    init(call: VarlinkCall, channel: any Channel, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+        self.call = call
+        self.channel = channel
+        self.outbound = outbound
+    }
+
+    nonisolated var isConnected: Bool { channel.isActive }
+
+    @discardableResult
+    func send(_ reply: VarlinkReply) async -> Bool {
+        guard !finished else { return false }
+        var reply = reply
+        if !call.more || reply.error != nil { reply.continues = false }
+        if !reply.continues { finished = true }
+        if call.oneway { return channel.isActive }
+        do {
+            // Suspends while the channel is unwritable: the client's unread replies stay bounded
+            // by the channel's high water mark (Limits.maxPendingOutputBytes).
+            try await outbound.write(ByteBuffer(bytes: reply.encodeFrame()))
+            return true
+        } catch {
+            return false
+        }
+    }
+}

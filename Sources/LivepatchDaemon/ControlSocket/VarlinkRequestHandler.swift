@@ -1,0 +1,45 @@
+import Foundation
+import Varlink
+
+/// Answers the calls of the interfaces a ``VarlinkServer`` serves (not `org.varlink.service`,
+/// which the server answers itself).
+///
+/// Calls on one connection are handled one after the other, in order; connections are handled
+/// concurrently. The handler must send exactly one final reply (one without `continues`) for
+/// every call, errors included; for `oneway` calls the sink discards replies. When the client
+/// disconnects, the task running `handle` is cancelled.
+public protocol VarlinkRequestHandler: Sendable {
+    func handle(_ call: VarlinkCall, peer: PeerCredentials, replies: any VarlinkReplySink) async
+}
+
+/// Where a handler sends the replies to one call.
+public protocol VarlinkReplySink: Sendable {
+    /// Sends `reply`. Returns false when it could not be delivered: the client is gone, or
+    /// the call's final reply was already sent; a streaming handler stops then.
+    ///
+    /// Suspends while the client does not read (backpressure); a client that stays that way
+    /// past the server's write-stall limit is disconnected and this returns false.
+    /// A reply to a call without `more`, and any error reply, is final whatever its `continues`.
+    @discardableResult
+    func send(_ reply: VarlinkReply) async -> Bool
+
+    /// The client is still connected.
+    var isConnected: Bool { get }
+}
+
+extension VarlinkReplySink {
+    /// Sends `parameters` encoded with `encoder` (e.g. ``LivepatchInterface/makeEncoder()``).
+    /// An encoding failure is a bug in the daemon; the client gets `MethodNotImplemented`
+    /// rather than nothing.
+    @discardableResult
+    public func send(
+        _ parameters: some Encodable, encoder: JSONEncoder, continues: Bool = false
+    ) async -> Bool {
+        do {
+            let object = try JSONValue.object(encoding: parameters, with: encoder)
+            return await send(VarlinkReply(parameters: object, continues: continues))
+        } catch {
+            return await send(.error(.methodNotImplemented, parameters: ["method": .string("reply could not be encoded: \(error)")]))
+        }
+    }
+}

@@ -1,0 +1,217 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Varlink
+
+/// Serves Varlink on a Unix socket: frames and validates calls, answers `org.varlink.service`
+/// itself, and passes the calls of its interfaces to a ``VarlinkRequestHandler``.
+///
+/// `run()` binds the socket (mode 0666: every local user may connect; methods authorize with
+/// ``PeerCredentials``), serves until graceful shutdown or cancellation, and removes the socket.
+/// ``waitUntilBound()`` tells the daemon when to send READY=1.
+public final class VarlinkServer: Service {
+    public let socketPath: String
+    public let limits: Limits
+    /// Served interface names, in the order given, with their descriptions.
+    let interfaces: [(name: String, description: String)]
+    let info: [String: JSONValue]
+    let handler: any VarlinkRequestHandler
+    let logger: Logger
+    private let eventLoopGroup: any EventLoopGroup
+    private let bindState = BindState()
+    let connections = ConnectionCounter()
+
+    public init(
+        socketPath: String,
+        interfaces: [(name: String, description: String)],
+        vendor: String,
+        product: String,
+        version: String,
+        url: String,
+        handler: some VarlinkRequestHandler,
+        logger: Logger,
+        limits: Limits = Limits(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.socketPath = socketPath
+        self.interfaces = interfaces
+        let names = [VarlinkService.interfaceName] + interfaces.map(\.name)
+        self.info = [
+            "vendor": .string(vendor), "product": .string(product), "version": .string(version),
+            "url": .string(url), "interfaces": .array(names.map { .string($0) }),
+        ]
+        self.handler = handler
+        self.logger = logger
+        self.limits = limits
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    /// Returns once the socket is bound and connectable; throws what made `run()` fail first.
+    public func waitUntilBound() async throws {
+        try await bindState.wait()
+    }
+
+    /// Connections being served now.
+    public var activeConnections: Int {
+        get async { await connections.count }
+    }
+
+    public func run() async throws {
+        do {
+            try await bindAndServe()
+        } catch {
+            await bindState.fail(error)
+            throw error
+        }
+    }
+
+    private func bindAndServe() async throws {
+        try SocketFile.removeStale(at: socketPath)
+        let limits = self.limits
+        let logger = self.logger
+        let server = try await ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.backlog, value: 128)
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: .init(low: limits.maxPendingOutputBytes / 2, high: limits.maxPendingOutputBytes)
+            )
+            .bind(unixDomainSocketPath: socketPath) { channel in
+                Self.setUpConnection(channel, limits: limits, logger: logger)
+            }
+        let inode: ino_t
+        do {
+            inode = try SocketFile.makeConnectableByAll(socketPath)
+        } catch {
+            try? await server.channel.close()
+            throw error
+        }
+        logger.info("control socket listening", metadata: ["socket": "\(socketPath)"])
+        await bindState.succeed()
+
+        do {
+            try await cancelWhenGracefulShutdown { try await self.acceptConnections(server) }
+        } catch {
+            // Cancellation surfaces as errors from the accept stream; they are the way out, not failures.
+            if !(Task.isCancelled || Task.isShuttingDownGracefully) {
+                removeSocketFile(inode: inode)
+                throw error
+            }
+        }
+        removeSocketFile(inode: inode)
+        logger.info("control socket closed", metadata: ["socket": "\(socketPath)"])
+    }
+
+    private func acceptConnections(_ server: NIOAsyncChannel<AcceptedConnection, Never>) async throws {
+        try await server.executeThenClose { accepted in
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await result in accepted {
+                    let connection: Connection
+                    switch result {
+                    case .success(let value):
+                        connection = value
+                    case .failure(let error):
+                        logger.warning("control socket connection could not be set up", metadata: ["error": "\(error)"])
+                        continue
+                    }
+                    guard await connections.open(limit: limits.maxConnections) else {
+                        logger.warning("too many control socket connections; refusing one", metadata: [
+                            "limit": "\(limits.maxConnections)", "peer_pid": "\(connection.peer.pid)",
+                            "peer_uid": "\(connection.peer.uid)",
+                        ])
+                        group.addTask { try? await connection.channel.executeThenClose { _, _ in } }
+                        continue
+                    }
+                    group.addTask {
+                        await self.serve(connection)
+                        await self.connections.close()
+                    }
+                }
+            }
+        }
+    }
+
+    private func removeSocketFile(inode: ino_t) {
+        do {
+            try SocketFile.remove(socketPath, ifInode: inode)
+        } catch {
+            logger.warning("cannot remove the control socket", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Never fails: a failed initializer would end the whole accept stream, so a connection
+    /// that cannot be set up (e.g. its peer already left) is reported as a value instead.
+    private static func setUpConnection(
+        _ channel: any Channel, limits: Limits, logger: Logger
+    ) -> EventLoopFuture<AcceptedConnection> {
+        channel.eventLoop.makeCompletedFuture { () throws -> NIOAsyncChannel<VarlinkInbound, ByteBuffer> in
+            try channel.pipeline.syncOperations.addHandler(VarlinkConnectionHandler(limits: limits, logger: logger))
+            return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
+        }.flatMap { asyncChannel in
+            PeerCredentials.read(from: channel).map { AcceptedConnection.success(Connection(channel: asyncChannel, peer: $0)) }
+        }.flatMapError { error in
+            channel.close(promise: nil)
+            return channel.eventLoop.makeSucceededFuture(.failure(error))
+        }
+    }
+}
+
+/// An accepted connection, ready to serve.
+struct Connection: Sendable {
+    var channel: NIOAsyncChannel<VarlinkInbound, ByteBuffer>
+    var peer: PeerCredentials
+}
+
+typealias AcceptedConnection = Result<Connection, any Error>
+
+/// Counts connections for ``VarlinkServer/Limits/maxConnections``.
+actor ConnectionCounter {
+    private(set) var count = 0
+
+    func open(limit: Int) -> Bool {
+        guard count < limit else { return false }
+        count += 1
+        return true
+    }
+
+    func close() {
+        count -= 1
+    }
+}
+
+/// Lets the daemon wait for the socket to be bound before it reports READY=1.
+actor BindState {
+    private enum State {
+        case waiting([CheckedContinuation<Void, any Error>])
+        case bound
+        case failed(any Error)
+    }
+
+    private var state = State.waiting([])
+
+    func wait() async throws {
+        switch state {
+        case .bound: return
+        case .failed(let error): throw error
+        case .waiting(let waiters):
+            try await withCheckedThrowingContinuation { continuation in
+                state = .waiting(waiters + [continuation])
+            }
+        }
+    }
+
+    func succeed() {
+        guard case .waiting(let waiters) = state else { return }
+        state = .bound
+        waiters.forEach { $0.resume() }
+    }
+
+    func fail(_ error: any Error) {
+        guard case .waiting(let waiters) = state else { return }
+        state = .failed(error)
+        waiters.forEach { $0.resume(throwing: error) }
+    }
+}

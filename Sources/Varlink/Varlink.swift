@@ -1,1 +1,0 @@
-// The Varlink codec lands here.

@@ -12,6 +12,7 @@ extension Manifest {
             throw .notJSON(detail: Self.describe(error))
         }
         guard case .object(let object) = value else { throw .notAnObject(got: value.kindPhrase) }
+        if let duplicate = duplicateTopLevelKey(bytes) { throw .duplicateField(duplicate) }
         let fields = Fields(object: object)
 
         let format = try fields.number("format")
@@ -67,6 +68,44 @@ extension Manifest {
         if name.utf8.contains(0x2f) { return "\"\(name)\" contains /" }
         if name.utf8.contains(0) { return "it contains a NUL byte" }
         if name.utf8.count > 255 { return "it is longer than 255 bytes" }
+        return nil
+    }
+
+    /// The first key that appears twice in the top-level object of valid JSON, if any.
+    /// Foundation keeps the first, other parsers the last: refuse rather than pick.
+    static func duplicateTopLevelKey(_ bytes: [UInt8]) -> String? {
+        var depth = 0
+        var expectingKey = false
+        var seen: Set<String> = []
+        var index = 0
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
+                let start = index
+                index += 1
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                    index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                if depth == 1, expectingKey {
+                    expectingKey = false
+                    let literal = Data(bytes[start...min(index, bytes.count - 1)])
+                    let key = (try? JSONDecoder().decode(String.self, from: literal)) ?? String(decoding: literal, as: UTF8.self)
+                    if !seen.insert(key).inserted { return key }
+                }
+            case UInt8(ascii: "{"):
+                depth += 1
+                if depth == 1 { expectingKey = true }
+            case UInt8(ascii: "["):
+                depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+            case UInt8(ascii: ","):
+                if depth == 1 { expectingKey = true }
+            default:
+                break
+            }
+            index += 1
+        }
         return nil
     }
 

@@ -6,6 +6,8 @@ public enum ManifestError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The top level is valid JSON but not an object; `got` is the JSON type found.
     case notAnObject(got: String)
     case missingField(String)
+    /// JSON parsers disagree on which of two equal keys wins; a signed manifest must be unambiguous.
+    case duplicateField(String)
     /// `expected` and `got` are phrases such as "a list of strings" and "a number".
     case wrongType(field: String, expected: String, got: String)
     case invalidValue(field: String, reason: String)
@@ -22,6 +24,8 @@ public enum ManifestError: Error, Sendable, Equatable, CustomStringConvertible {
             "manifest must be a JSON object, got \(got)"
         case .missingField(let field):
             "required field \"\(field)\" is missing"
+        case .duplicateField(let field):
+            "field \"\(field)\" appears more than once"
         case .wrongType(let field, let expected, let got):
             "field \"\(field)\" must be \(expected), got \(got)"
         case .invalidValue(let field, let reason):

@@ -23,6 +23,13 @@ struct BundleVerifierRejectionTests {
         #expect(manifest == nil)
     }
 
+    @Test func oversizeManifestIsRejectedUnread() throws {
+        let fixture = try BundleFixture()
+        try fixture.write([UInt8](repeating: UInt8(ascii: " "), count: 70_000), to: "lp_huge.json")
+        let reason = fixture.verifier().verify(manifestFileName: "lp_huge.json").reason
+        #expect(reason == .malformedManifest(.tooLarge(size: 70_000, limit: Manifest.maximumSize)))
+    }
+
     @Test func manifestNamedForAnotherPatchIsMalformed() throws {
         let fixture = try BundleFixture()
         try fixture.makeModule("lp_x.ko", name: "lp_x")

@@ -72,6 +72,18 @@ struct ManifestTests {
         #expect(parseError(manifestJSON([field: nil])) == .missingField(field))
     }
 
+    @Test func duplicateFieldsAreRefused() {
+        var bytes = manifestJSON()
+        bytes.removeLast()
+        bytes += Array(", \"fixes\": [{\"name\": 1, \"name\": 2}]}".utf8)
+        #expect(parseError(bytes) == .duplicateField("fixes"))
+        var nameTwice = manifestJSON(["fixes": nil])
+        nameTwice.removeLast()
+        nameTwice += Array(", \"n\\u0061me\": \"other\"}".utf8)
+        #expect(parseError(nameTwice) == .duplicateField("name"))
+        #expect(ManifestError.duplicateField("name").description == "field \"name\" appears more than once")
+    }
+
     @Test func wrongTypesAreNamed() {
         let kernels = parseError(manifestJSON(["kernels": "5"]))
         #expect(kernels == .wrongType(field: "kernels", expected: "a list of strings", got: "a number"))

@@ -16,7 +16,8 @@ private final class Recorder: Sendable {
     func journalLogger(level: Logger.Level = .info) -> Logger {
         Logger(label: "test") { _ in
             JournalLogHandler(level: level, metadataProvider: nil) { fields in
-                self.entries.withLock { $0.append(Dictionary(fields.map { ($0.name, $0.value) }) { first, _ in first }) }
+                let entry = Dictionary(fields.map { ($0.name, $0.value) }) { first, _ in first }
+                self.entries.withLock { $0.append(entry) }
             }
         }
     }
@@ -52,11 +53,12 @@ private final class Recorder: Sendable {
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/journalctl"), "needs journalctl"))
     func journalctlCompilesTheCatalog() throws {
+        let manager = FileManager.default
         let root = NSTemporaryDirectory() + "/catalog-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        try FileManager.default.createDirectory(atPath: root + "/usr/lib/systemd/catalog", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: root + "/var/lib/systemd/catalog", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: CatalogFile.path, toPath: root + "/usr/lib/systemd/catalog/livepatchd.catalog")
+        defer { try? manager.removeItem(atPath: root) }
+        try manager.createDirectory(atPath: root + "/usr/lib/systemd/catalog", withIntermediateDirectories: true)
+        try manager.createDirectory(atPath: root + "/var/lib/systemd/catalog", withIntermediateDirectories: true)
+        try manager.copyItem(atPath: CatalogFile.path, toPath: root + "/usr/lib/systemd/catalog/livepatchd.catalog")
 
         #expect(try runJournalctl(["--root=\(root)", "--update-catalog"]).status == 0)
         let listing = try runJournalctl(["--root=\(root)", "--list-catalog"])
@@ -122,11 +124,11 @@ private enum CatalogFile {
         let recorder = Recorder()
         let logger = recorder.journalLogger()
         let line = #line + 1
-        logger.event(.patchApplied, "fix_cve applied", metadata: [LivepatchField.name: "fix_cve", LivepatchField.state: "applied"])
+        logger.event(.patchApplied, "applied", metadata: [LivepatchField.name: "fix_cve", LivepatchField.state: "applied"])
 
         let entry = try #require(recorder.journalEntries.first)
         #expect(recorder.journalEntries.count == 1)
-        #expect(entry["MESSAGE"] == "fix_cve applied")
+        #expect(entry["MESSAGE"] == "applied")
         #expect(entry["PRIORITY"] == "5")
         #expect(entry["SYSLOG_IDENTIFIER"] == "livepatchd")
         #expect(entry["MESSAGE_ID"] == EventKind.patchApplied.messageID)
@@ -170,7 +172,9 @@ private enum CatalogFile {
         let recorder = Recorder()
         recorder.stderrLogger().event(
             .patchRejected, "fix_cve rejected", level: .warning,
-            metadata: [LivepatchField.name: "fix_cve", LivepatchField.reason: "sha256 mismatch", LivepatchField.state: "rejected"])
+            metadata: [
+                LivepatchField.name: "fix_cve", LivepatchField.reason: "sha256 mismatch", LivepatchField.state: "rejected",
+            ])
 
         #expect(
             recorder.stderrLines == [
@@ -195,5 +199,70 @@ private enum CatalogFile {
         #expect(LoggingSetup.destination(journalAvailable: true, override: "stderr") == .stderr)
         #expect(LoggingSetup.destination(journalAvailable: false, override: nil) == .stderr)
         #expect(LoggingSetup.destination(journalAvailable: false, override: "journal") == .stderr)
+    }
+}
+
+private let journalHelperVariable = "LIVEPATCHD_TEST_JOURNAL_NAME"
+
+/// Proves the journal handler against a real systemd-journald: this test binary runs again
+/// inside scripts/with-journald.sh, filtered to the helper below, and journalctl reads back
+/// what it logged.
+@Suite struct JournalLogHandlerJournaldTests {
+    static let possible =
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare")
+        && FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd-journald")
+        && FileManager.default.isExecutableFile(atPath: "/usr/bin/journalctl")
+
+    @Test(.enabled(if: possible, "needs root, unshare and systemd-journald"))
+    func anEventReachesJournaldWithItsFields() throws {
+        let script = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/with-journald.sh").path
+        let name = "fix_" + UUID().uuidString.prefix(8).lowercased()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: script)
+        process.arguments = [
+            "/bin/sh", "-c",
+            #"""
+            "$0" --testing-library swift-testing --filter JournalLogHandlerJournaldHelper >&2 || exit
+            journalctl --sync && journalctl -o json "LIVEPATCH_NAME=$1"
+            """#,
+            try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), name,
+        ]
+        process.environment = ProcessInfo.processInfo.environment.merging([journalHelperVariable: name]) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+
+        let entries = output.split(separator: UInt8(ascii: "\n")).compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any]
+        }
+        try #require(entries.count == 1, "journalctl printed: \(String(decoding: output, as: UTF8.self))")
+        let entry = entries[0]
+        #expect(entry["MESSAGE"] as? String == "\(name) applied")
+        #expect(entry["MESSAGE_ID"] as? String == EventKind.patchApplied.messageID)
+        #expect(entry["PRIORITY"] as? String == "5")
+        #expect(entry["SYSLOG_IDENTIFIER"] as? String == "livepatchd")
+        #expect(entry["LIVEPATCH_STATE"] as? String == "applied")
+        #expect(entry["LIVEPATCH_SHA256"] as? String == String(repeating: "ab", count: 32))
+        #expect((entry["CODE_FILE"] as? String)?.hasSuffix("LoggingTests.swift") == true)
+    }
+}
+
+/// Runs only inside the process started by `anEventReachesJournaldWithItsFields`.
+@Suite struct JournalLogHandlerJournaldHelper {
+    @Test(.enabled(if: ProcessInfo.processInfo.environment[journalHelperVariable] != nil, "runs inside with-journald.sh only"))
+    func logProbeEvent() throws {
+        let name = try #require(ProcessInfo.processInfo.environment[journalHelperVariable])
+        let logger = Logger(label: "test") { _ in JournalLogHandler(level: .info) }
+        logger.event(
+            .patchApplied, "\(name) applied",
+            metadata: [
+                LivepatchField.name: "\(name)", LivepatchField.state: "applied",
+                LivepatchField.sha256: "\(String(repeating: "ab", count: 32))",
+            ])
     }
 }

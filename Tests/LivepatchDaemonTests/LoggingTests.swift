@@ -254,7 +254,7 @@ private let journalHelperVariable = "LIVEPATCHD_TEST_JOURNAL_NAME"
 
 /// Runs only inside the process started by `anEventReachesJournaldWithItsFields`.
 @Suite struct JournalLogHandlerJournaldHelper {
-    @Test(.enabled(if: ProcessInfo.processInfo.environment[journalHelperVariable] != nil, "runs inside with-journald.sh only"))
+    @Test(.enabled(if: ProcessInfo.processInfo.environment[journalHelperVariable] != nil, "inside with-journald.sh only"))
     func logProbeEvent() throws {
         let name = try #require(ProcessInfo.processInfo.environment[journalHelperVariable])
         let logger = Logger(label: "test") { _ in JournalLogHandler(level: .info) }

@@ -77,6 +77,17 @@ import Testing
         #expect(element == nil)
     }
 
+    @Test func releasingTheWatcherEndsTheStream() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        var watcher: DirectoryWatcher? = try DirectoryWatcher(path: directory.path)
+        let changes = try #require(watcher?.changes)
+
+        watcher = nil
+        let element: Void? = try await nextElement(of: changes, "the end of the stream")
+        #expect(element == nil)
+    }
+
     @Test func removingTheDirectoryEndsTheStream() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }

@@ -7,7 +7,9 @@ struct LogFields {
     static let identifier = "livepatchd"
 
     /// Fields the handler sets itself; metadata cannot override them.
-    private static let reserved: Set<String> = ["MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "CODE_FILE", "CODE_LINE", "CODE_FUNC"]
+    private static let reserved: Set<String> = [
+        "MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "CODE_FILE", "CODE_LINE", "CODE_FUNC",
+    ]
 
     let message: String
     let level: Logger.Level

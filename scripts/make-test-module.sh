@@ -5,21 +5,22 @@
 # fixtures for verification and the simulated kernel, built in milliseconds with gcc.
 #
 #   make-test-module.sh --out FILE.ko --name NAME --release REL
-#                       [--no-livepatch] [--functions vmlinux:f1,vmlinux:f2] [--license GPL]
+#                       [--no-livepatch] [--replace] [--functions vmlinux:f1,vmlinux:f2] [--license GPL]
 set -eu
 
 usage() {
-    echo "usage: $0 --out FILE.ko --name NAME --release REL [--no-livepatch] [--functions OBJ:FN,...] [--license LIC]" >&2
+    echo "usage: $0 --out FILE.ko --name NAME --release REL [--no-livepatch] [--replace] [--functions OBJ:FN,...] [--license LIC]" >&2
     exit 64
 }
 
-out= name= release= livepatch=Y functions= license=GPL
+out= name= release= livepatch=Y replace= functions= license=GPL
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out=${2-}; shift 2 || usage ;;
         --name) name=${2-}; shift 2 || usage ;;
         --release) release=${2-}; shift 2 || usage ;;
         --no-livepatch) livepatch=; shift ;;
+        --replace) replace=Y; shift ;;
         --functions) functions=${2-}; shift 2 || usage ;;
         --license) license=${2-}; shift 2 || usage ;;
         -h|--help) usage ;;
@@ -49,6 +50,8 @@ modinfo() {
 modinfo "license=$license"
 [ -n "$livepatch" ] && modinfo "livepatch=Y"
 [ -n "$functions" ] && modinfo "livepatchd_sim_functions=$functions"
+# A cumulative patch (klp_patch.replace); the simulated kernel cannot read the klp_patch itself.
+[ -n "$replace" ] && modinfo "livepatchd_sim_replace=Y"
 modinfo "name=$name"
 # The kernel's format: release, then feature words, with a trailing space.
 modinfo "vermagic=$release SMP preempt mod_unload modversions "

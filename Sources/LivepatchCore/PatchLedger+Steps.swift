@@ -128,7 +128,8 @@ extension PatchLedger {
 
     // MARK: - Internals shared by the mutations
 
-    mutating func update(_ name: String, _ body: (inout PatchRecord) -> Void) {
+    /// Changes a record in place without a state change (no history entry).
+    public mutating func update(_ name: String, _ body: (inout PatchRecord) -> Void) {
         guard var record = records[name] else { return }
         body(&record)
         records[name] = record
@@ -153,12 +154,5 @@ extension PatchLedger {
                 state: record.state, reason: record.reason))
         if history.count > Self.historyLimit { history.removeFirst(history.count - Self.historyLimit) }
         return Transition(name: record.name, from: from, record: record)
-    }
-}
-
-/// Timestamps on the wire and in the history: RFC 3339, UTC, milliseconds.
-public enum RFC3339 {
-    public static func string(from date: Date) -> String {
-        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
     }
 }

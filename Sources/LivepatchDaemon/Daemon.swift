@@ -36,7 +36,8 @@ public final class Daemon: Service {
         server = VarlinkServer(
             socketPath: configuration.socket,
             interfaces: [(name: LivepatchInterface.name, description: LivepatchInterface.description)],
-            handler: ControlService(engine: engine), logger: logger)
+            vendor: "livepatchd", product: "livepatchd", version: LivepatchDaemonVersion.current,
+            url: "https://github.com/livepatchd/livepatchd", handler: ControlService(engine: engine), logger: logger)
     }
 
     static func makeBackend(_ configuration: Configuration) throws -> any PatchBackend {
@@ -50,14 +51,7 @@ public final class Daemon: Service {
     }
 
     static func makeVerifier(_ configuration: Configuration, logger: Logger) throws -> BundleVerifier {
-        var keys = TrustedKeys()
-        do {
-            let loaded = try KeyDirectory.load(configuration.keysDir)
-            keys = loaded.keys
-            for problem in loaded.problems { logger.warning("skipping a trusted key: \(problem)") }
-        } catch where error.errno == ENOENT {
-            // No key directory is the same as no keys.
-        }
+        let keys = try trustedKeys(in: configuration.keysDir, logger: logger)
         if keys.isEmpty && configuration.policy.requireSignature {
             logger.warning(
                 "no trusted keys in \(configuration.keysDir): every signed patch will be rejected; add a key with lpbundle keygen")
@@ -65,6 +59,14 @@ public final class Daemon: Service {
         return BundleVerifier(
             patchDirectory: configuration.patchDir, keys: keys, policy: configuration.policy,
             store: PatchStore(root: "\(configuration.stateDir)/store"))
+    }
+
+    /// A missing key directory means no keys; an unreadable one is an error.
+    static func trustedKeys(in directory: String, logger: Logger) throws -> TrustedKeys {
+        guard FileManager.default.fileExists(atPath: directory) else { return TrustedKeys() }
+        let loaded = try KeyDirectory.load(directory)
+        for problem in loaded.problems { logger.warning("skipping a trusted key: \(problem)") }
+        return loaded.keys
     }
 
     public func run() async throws {

@@ -7,12 +7,10 @@ import Varlink
 struct ControlService: VarlinkRequestHandler {
     let engine: PatchEngine
     private static let encoder = LivepatchInterface.makeEncoder()
-    private static let decoder = LivepatchInterface.makeDecoder()
 
     func handle(_ call: VarlinkCall, peer: PeerCredentials, replies: VarlinkReplySink) async {
         guard let method = LivepatchInterface.Method(rawValue: call.member) else {
-            await replies.send(
-                VarlinkReply(parameters: ["method": .string(call.method)], error: VarlinkErrorName.methodNotFound))
+            await replies.send(.error(.methodNotFound, parameters: ["method": .string(call.method)]))
             return
         }
         if method.requiresRoot && peer.uid != 0 {
@@ -21,40 +19,38 @@ struct ControlService: VarlinkRequestHandler {
         }
         do {
             try await dispatch(method, call, replies)
-        } catch let error as LivepatchError {
-            await send(error, to: replies)
-        } catch let error as ParameterError {
-            await replies.send(VarlinkReply(parameters: ["parameter": .string(error.name)], error: VarlinkErrorName.invalidParameter))
         } catch {
-            await send(LivepatchError(.failed, ["name": "", "reason": "\(error)"]), to: replies)
+            await send(error, to: replies)
         }
     }
 
-    private func dispatch(_ method: LivepatchInterface.Method, _ call: VarlinkCall, _ replies: VarlinkReplySink) async throws {
+    private func dispatch(
+        _ method: LivepatchInterface.Method, _ call: VarlinkCall, _ replies: VarlinkReplySink
+    ) async throws(LivepatchError) {
         switch method {
         case .getStatus:
-            try await reply(await engine.status(), to: replies)
+            await reply(await engine.status(), replies)
         case .listPatches:
-            try await reply(PatchListReply(patches: await engine.list()), to: replies)
+            await reply(PatchListReply(patches: await engine.list()), replies)
         case .getPatch:
-            try await reply(PatchReply(patch: try await engine.patch(name(of: call))), to: replies)
+            await reply(PatchReply(patch: try await engine.patch(try name(of: call))), replies)
         case .apply:
             let patch = try await engine.apply(try name(of: call), progress: progress(call, replies))
-            try await reply(PatchReply(patch: patch), to: replies)
+            await reply(PatchReply(patch: patch), replies)
         case .revert:
             let patch = try await engine.revert(try name(of: call), progress: progress(call, replies))
-            try await reply(PatchReply(patch: patch), to: replies)
+            await reply(PatchReply(patch: patch), replies)
         case .rescan:
-            try await reply(PatchListReply(patches: await engine.rescan()), to: replies)
+            await reply(PatchListReply(patches: await engine.rescan()), replies)
         case .getHistory:
-            try await reply(HistoryReply(entries: await engine.history()), to: replies)
+            await reply(HistoryReply(entries: await engine.history()), replies)
         case .subscribe:
             guard call.more else {
-                await replies.send(VarlinkReply(error: VarlinkErrorName.expectedMore))
+                await replies.send(.error(.expectedMore, parameters: [:]))
                 return
             }
             for await change in await engine.subscribe() {
-                guard await replies.send(VarlinkReply(parameters: try parameters(change), continues: true)) else { return }
+                guard await replies.send(change, encoder: Self.encoder, continues: true) else { return }
             }
         }
     }
@@ -62,30 +58,23 @@ struct ControlService: VarlinkRequestHandler {
     /// With `more`, every state change of the patch is streamed before the final reply.
     private func progress(_ call: VarlinkCall, _ replies: VarlinkReplySink) -> @Sendable (SubscribeReply) async -> Void {
         guard call.more else { return { _ in } }
-        return { change in
-            guard let parameters = try? Self.object(PatchReply(patch: change.patch)) else { return }
-            await replies.send(VarlinkReply(parameters: parameters, continues: true))
-        }
+        return { change in await replies.send(PatchReply(patch: change.patch), encoder: Self.encoder, continues: true) }
     }
 
-    private struct ParameterError: Error { var name: String }
-
-    private func name(of call: VarlinkCall) throws -> String {
-        guard let name = call.parameters["name"]?.stringValue else { throw ParameterError(name: "name") }
+    private func name(of call: VarlinkCall) throws(LivepatchError) -> String {
+        guard let name = call.parameters["name"]?.stringValue else { throw .invalidParameter("name") }
         return name
     }
 
-    private func reply(_ value: some Encodable, to replies: VarlinkReplySink) async throws {
-        await replies.send(VarlinkReply(parameters: try Self.object(value)))
-    }
-
-    private func parameters(_ value: some Encodable) throws -> [String: JSONValue] { try Self.object(value) }
-
-    private static func object(_ value: some Encodable) throws -> [String: JSONValue] {
-        try JSONValue.object(encoding: value, with: encoder)
+    private func reply(_ value: some Encodable, _ replies: VarlinkReplySink) async {
+        await replies.send(value, encoder: Self.encoder)
     }
 
     private func send(_ error: LivepatchError, to replies: VarlinkReplySink) async {
+        if case .invalidParameter = error.code {
+            await replies.send(.error(.invalidParameter, parameters: error.parameters.mapValues { .string($0) }))
+            return
+        }
         await replies.send(
             VarlinkReply(parameters: error.parameters.mapValues { .string($0) }, error: error.code.varlinkName.rawValue))
     }

@@ -9,9 +9,12 @@ public struct LivepatchError: Error, Sendable, Equatable, CustomStringConvertibl
         case invalidState
         case notSupported
         case failed
+        /// A call without a required parameter: `org.varlink.service.InvalidParameter`.
+        case invalidParameter
 
         public var varlinkName: LivepatchErrorName {
             switch self {
+            case .invalidParameter: .failed
             case .noSuchPatch: .noSuchPatch
             case .permissionDenied: .permissionDenied
             case .invalidState: .invalidState
@@ -33,6 +36,8 @@ public struct LivepatchError: Error, Sendable, Equatable, CustomStringConvertibl
     public var description: String {
         "\(code.varlinkName.rawValue) " + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
+
+    static func invalidParameter(_ parameter: String) -> LivepatchError { .init(.invalidParameter, ["parameter": parameter]) }
 
     static func noSuchPatch(_ name: String) -> LivepatchError { .init(.noSuchPatch, ["name": name]) }
 

@@ -1,9 +1,58 @@
+import Foundation
+import LivepatchAPI
+import Varlink
+
 /// Opens the connection every command uses; the one place that knows the transport.
-///
-/// The Varlink client (target `Varlink`) is being written in parallel: until it is wired in
-/// here, every command reports the daemon as unusable rather than pretending to talk to it.
 enum DaemonConnector {
     static func connect(socket: String) throws -> any DaemonConnection {
-        throw ClientError.protocolError("lpclient was built without its Varlink transport (DaemonConnector.connect)")
+        do {
+            return VarlinkDaemonConnection(client: try VarlinkClient(socketPath: socket))
+        } catch {
+            throw ClientError(error, socket: socket)
+        }
+    }
+}
+
+/// ``DaemonConnection`` over the Varlink client, with the `io.livepatchd` encoder and decoder.
+struct VarlinkDaemonConnection: DaemonConnection {
+    let client: VarlinkClient
+    private let encoder = LivepatchInterface.makeEncoder()
+    private let decoder = LivepatchInterface.makeDecoder()
+
+    func call<P: Encodable, R: Decodable>(_ method: LivepatchInterface.Method, _ parameters: P) throws -> R {
+        do {
+            return try client.call(
+                method.qualifiedName, parameters: parameters, returning: R.self, encoder: encoder, decoder: decoder)
+        } catch {
+            throw ClientError(error, socket: client.socketPath)
+        }
+    }
+
+    func stream<P: Encodable, R: Decodable>(
+        _ method: LivepatchInterface.Method, _ parameters: P, _ each: (R) throws -> Void
+    ) throws {
+        do {
+            try client.callMore(
+                method.qualifiedName, parameters: parameters, returning: R.self, encoder: encoder, decoder: decoder
+            ) { reply, _ in try each(reply) }
+        } catch let error as VarlinkClientError {
+            throw ClientError(error, socket: client.socketPath)
+        }
+    }
+}
+
+extension ClientError {
+    init(_ error: VarlinkClientError, socket: String) {
+        switch error {
+        case .unreachable(_, let errno):
+            self = .unreachable(socket: socket, errno: errno)
+        case .permissionDenied:
+            self = .permissionDenied(socket: socket, errno: EACCES)
+        case .remote(let name, let parameters):
+            let data = (try? JSONEncoder().encode(parameters)) ?? Data("{}".utf8)
+            self = .remote(name: name, parameters: data)
+        default:
+            self = .protocolError(error.description)
+        }
     }
 }

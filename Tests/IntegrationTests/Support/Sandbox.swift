@@ -108,7 +108,8 @@ final class Sandbox: @unchecked Sendable {
 
     func lpclient(_ arguments: String..., asNobody: Bool = false) throws -> ProcessResult {
         let prefix = asNobody ? ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] : []
-        return try run(Binaries.path("lpclient"), ["--socket", socket] + arguments, prefix: prefix)
+        // Options follow the subcommand (ArgumentParser does not pass them down from the root).
+        return try run(Binaries.path("lpclient"), arguments + ["--socket", socket], prefix: prefix)
     }
 
     func call<Reply: Decodable>(_ method: LivepatchInterface.Method, _ parameters: [String: JSONValue] = [:], as: Reply.Type)

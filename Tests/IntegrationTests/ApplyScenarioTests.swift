@@ -1,6 +1,7 @@
 import Foundation
 import LivepatchAPI
 import Testing
+import Varlink
 
 /// Bundles arriving in the patch directory, end to end through the real binaries.
 @Suite("Applying bundles", .serialized, .timeLimit(.minutes(5)))
@@ -103,8 +104,13 @@ struct ApplyScenarioTests {
         try await sandbox.waitFor("stack_high", .applied)
         let refused = try sandbox.lpclient("revert", "stack_low")
         #expect(refused.status == 1, "\(refused)")
-        #expect(refused.stderr.contains("InvalidState"), "\(refused)")
         #expect(refused.stderr.contains("stack_high"), "\(refused)")
+        #expect {
+            _ = try sandbox.call(.revert, ["name": "stack_low"], as: PatchReply.self)
+        } throws: { error in
+            guard case .remote(let name, let parameters) = error as? VarlinkClientError else { return false }
+            return name == "io.livepatchd.InvalidState" && parameters["reason"]?.stringValue?.contains("stack_high") == true
+        }
         #expect(try sandbox.patch("stack_low")?.state == .applied)
         #expect(try sandbox.patch("stack_low")?.stackedBelow == ["stack_high"])
         // From the top down it works.

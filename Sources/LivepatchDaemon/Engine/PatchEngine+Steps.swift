@@ -5,9 +5,14 @@ import Logging
 
 extension PatchEngine {
     /// Performs steps until there is nothing to do; returns when the next timer is due.
+    /// Only the worker (and ``start()`` before it) calls this: steps never overlap.
     @discardableResult
     func drive() async -> Date? {
         while !Task.isCancelled {
+            if reconcileRequested {
+                reconcileRequested = false
+                await reconcile()
+            }
             record(ledger.settle(now: Date(), settleTimeout: policy.settleTimeout))
             let canApply = backend.support().unsupportedReason == nil
             switch ledger.nextStep(policy: policy, runningRelease: backend.release, canApply: canApply, now: Date()) {
@@ -19,7 +24,7 @@ extension PatchEngine {
         return nil
     }
 
-    /// Reads the kernel's view and lets it win.
+    /// Reads the kernel's view and lets it win. Part of a step: called from ``drive()`` and ``start()``.
     func reconcile() async {
         do {
             let kernel = try await backend.livePatches()

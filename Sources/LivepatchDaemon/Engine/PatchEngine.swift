@@ -18,6 +18,8 @@ public actor PatchEngine {
     /// Sampled tasks blocking the running transition, by patch name.
     var blockingTasks: [String: [BlockingTask]] = [:]
     private var subscribers: [UUID: AsyncStream<SubscribeReply>.Continuation] = [:]
+    /// Set by ``rescan()``: the worker reconciles with the kernel before its next step.
+    var reconcileRequested = false
     private var waiter: CheckedContinuation<Void, Never>?
     private var pendingWake = false
     private var timer: Task<Void, Never>?
@@ -132,8 +134,10 @@ public actor PatchEngine {
         return try await follow(name, until: .reverted, orFailure: nil, progress: progress)
     }
 
+    /// Reads the patch directory again now; the kernel is read again by the worker, between
+    /// two steps, never in the middle of one.
     public func rescan() async -> [Patch] {
-        await reconcile()
+        reconcileRequested = true
         await scan()
         wake()
         return list()

@@ -23,8 +23,10 @@ final class Sandbox: @unchecked Sendable {
 
     /// `settings` are extra config lines, e.g. `["apply": "\"manual\""]`.
     init(_ settings: [String: String] = [:]) throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("lp-it-\(UUID().uuidString.prefix(8))").path
-        for directory in [root, staging, keys] {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lp-it-\(UUID().uuidString.prefix(8))").path
+        let keys = "\(root)/keys"
+        self.root = root
+        for directory in [root, "\(root)/staging", keys] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
         // Everyone may traverse: some tests run lpclient as nobody.
@@ -68,7 +70,7 @@ final class Sandbox: @unchecked Sendable {
         environment["NOTIFY_SOCKET"] = notify.path
         environment["LIVEPATCHD_LOG"] = "stderr"
         process.environment = environment
-        if !FileManager.default.fileExists(atPath: logFile) { FileManager.default.createFile(atPath: logFile, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logFile) { _ = FileManager.default.createFile(atPath: logFile, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         log.seekToEndOfFile()
         process.standardError = log

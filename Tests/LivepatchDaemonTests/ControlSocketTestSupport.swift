@@ -10,8 +10,16 @@ import Glibc
 
 let testInterface = "org.example.test"
 let testInterfaceDescription = """
+    # Test interface of the control socket tests.
     interface org.example.test
+
     method Echo() -> ()
+    # Needs more: streams n replies, then a final one.
+    method Count(n: ?int) -> (i: ?int, done: ?bool)
+    method Silent() -> ()
+    method Flood() -> (data: string)
+    method Hold() -> (state: string)
+    method Record(x: int) -> ()
     """
 
 /// What the test handler did, for tests to wait on.
@@ -81,9 +89,13 @@ struct RunningServer {
         return RunningServer(server: server, task: task, directory: directory, handler: handler)
     }
 
-    static func makeServer(path: String, handler: TestHandler, limits: VarlinkServer.Limits = .init()) -> VarlinkServer {
+    static func makeServer(
+        path: String, handler: TestHandler, limits: VarlinkServer.Limits = .init(),
+        extraInterfaces: [(name: String, description: String)] = []
+    ) -> VarlinkServer {
         VarlinkServer(
-            socketPath: path, interfaces: [(name: testInterface, description: testInterfaceDescription)],
+            socketPath: path,
+            interfaces: [(name: testInterface, description: testInterfaceDescription)] + extraInterfaces,
             vendor: "livepatchd project", product: "livepatchd-test", version: "0.0-test",
             url: "https://example.org/livepatchd", handler: handler,
             logger: Logger(label: "control-socket-test", factory: { _ in SwiftLogNoOpLogHandler() }),

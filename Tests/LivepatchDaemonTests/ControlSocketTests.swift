@@ -1,5 +1,7 @@
 import Foundation
 import LivepatchDaemon
+import Logging
+import ServiceLifecycle
 import Testing
 import Varlink
 
@@ -216,5 +218,29 @@ struct ControlSocketFileTests {
         await #expect(throws: ControlSocketError.socketInUse(path: running.path)) { try await task.value }
         #expect(try await running.call("org.example.test.Echo").error == nil)
         try await running.stop()
+    }
+}
+
+@Suite("Control socket: service lifecycle")
+struct ControlSocketLifecycleTests {
+    @Test("graceful shutdown of its ServiceGroup ends the server cleanly and removes the socket")
+    func gracefulShutdown() async throws {
+        let directory = try TestDirectory()
+        let path = directory.path + "/io.test"
+        let handler = TestHandler()
+        let server = RunningServer.makeServer(path: path, handler: handler)
+        let group = ServiceGroup(
+            services: [server], logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let running = Task { try await group.run() }
+        try await server.waitUntilBound()
+
+        let raw = try RawConnection(path: path)
+        raw.send(VarlinkCall(method: "org.example.test.Hold", more: true).encodeFrame())
+        _ = try await raw.readMessage()
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(try await raw.readUntilClosed().closed)
+        #expect(fileMode(path) == nil)
     }
 }

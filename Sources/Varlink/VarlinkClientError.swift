@@ -23,7 +23,8 @@ public enum VarlinkClientError: Error, Sendable, Equatable, CustomStringConverti
     public var description: String {
         switch self {
         case .unreachable(let path, let errno):
-            return "cannot connect to \(path): \(Self.text(errno)) — is livepatchd running? (systemctl start livepatchd)"
+            return "cannot connect to \(path): \(Self.text(errno))"
+                + " — is livepatchd running? (systemctl start livepatchd)"
         case .permissionDenied(let path):
             return "cannot connect to \(path): permission denied — check the socket's permissions, or run as root"
         case .remote(let name, let parameters):
@@ -31,7 +32,8 @@ public enum VarlinkClientError: Error, Sendable, Equatable, CustomStringConverti
         case .connectionClosed:
             return "the service closed the connection before replying — see its log (journalctl -u livepatchd)"
         case .protocolViolation(let detail):
-            return "invalid reply from the service: \(detail) — is the socket served by livepatchd of a matching version?"
+            return "invalid reply from the service: \(detail)"
+                + " — is the socket served by livepatchd of a matching version?"
         case .typeMismatch(let detail):
             return "unexpected reply or parameters: \(detail) — client and daemon versions may differ"
         case .timedOut(let operation):
@@ -50,7 +52,8 @@ public enum VarlinkClientError: Error, Sendable, Equatable, CustomStringConverti
         case .interfaceNotFound?:
             return "the service does not provide interface \(parameters["interface"]?.stringValue ?? "?")"
         case .methodNotFound?:
-            return "the service has no method \(parameters["method"]?.stringValue ?? "?") — client and daemon versions may differ"
+            let method = parameters["method"]?.stringValue ?? "?"
+            return "the service has no method \(method) — client and daemon versions may differ"
         case .methodNotImplemented?:
             return "the service does not implement \(parameters["method"]?.stringValue ?? "?")"
         case .invalidParameter?:

@@ -42,7 +42,7 @@ final class VarlinkConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         do {
             messages = try frames.feed(bytes.readableBytesView)
         } catch {
-            reject(context: context, reply: .invalidParameter("message", reason: error.description), reason: error.description)
+            reject(context: context, field: "message", reason: error.description)
             return
         }
         for message in messages {
@@ -50,7 +50,7 @@ final class VarlinkConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                 let call = try VarlinkCall(frame: message)
                 context.fireChannelRead(Self.wrapInboundOut(.call(call)))
             } catch {
-                reject(context: context, reply: .invalidParameter(error.field, reason: error.description), reason: error.description)
+                reject(context: context, field: error.field, reason: error.description)
                 return
             }
         }
@@ -83,10 +83,15 @@ final class VarlinkConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         cancelTimers()
     }
 
-    private func reject(context: ChannelHandlerContext, reply: VarlinkReply, reason: String) {
+    /// Protocol errors are answered with `org.varlink.service.InvalidParameter`, `parameter`
+    /// naming the bad top-level field or `message` for the message as a whole: generic clients
+    /// know and show that error, and `org.varlink.service` defines none closer. The extra
+    /// `reason` field says what is wrong.
+    private func reject(context: ChannelHandlerContext, field: String, reason: String) {
         failed = true
         partialMessageTimer?.cancel()
         partialMessageTimer = nil
+        let reply = VarlinkReply.invalidParameter(field, reason: reason)
         context.fireChannelRead(Self.wrapInboundOut(.invalid(reply, reason: reason)))
     }
 

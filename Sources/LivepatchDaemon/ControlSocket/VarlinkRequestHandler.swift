@@ -39,7 +39,8 @@ extension VarlinkReplySink {
             let object = try JSONValue.object(encoding: parameters, with: encoder)
             return await send(VarlinkReply(parameters: object, continues: continues))
         } catch {
-            return await send(.error(.methodNotImplemented, parameters: ["method": .string("reply could not be encoded: \(error)")]))
+            let detail = JSONValue.string("reply could not be encoded: \(error)")
+            return await send(.error(.methodNotImplemented, parameters: ["method": detail]))
         }
     }
 }

@@ -151,7 +151,9 @@ public final class VarlinkServer: Service {
             try channel.pipeline.syncOperations.addHandler(VarlinkConnectionHandler(limits: limits, logger: logger))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
         }.flatMap { asyncChannel in
-            PeerCredentials.read(from: channel).map { AcceptedConnection.success(Connection(channel: asyncChannel, peer: $0)) }
+            PeerCredentials.read(from: channel).map { peer in
+                AcceptedConnection.success(Connection(channel: asyncChannel, peer: peer))
+            }
         }.flatMapError { error in
             channel.close(promise: nil)
             return channel.eventLoop.makeSucceededFuture(.failure(error))

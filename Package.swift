@@ -11,7 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
@@ -74,7 +74,14 @@ let package = Package(
         .testTarget(name: "LivepatchSystemTests", dependencies: ["LivepatchSystem"]),
         .testTarget(name: "LivepatchBundleTests", dependencies: ["LivepatchBundle", "LivepatchCore", "LivepatchSystem"]),
         .testTarget(name: "VarlinkTests", dependencies: ["Varlink"]),
-        .testTarget(name: "LivepatchDaemonTests", dependencies: ["LivepatchDaemon", "LivepatchBundle"]),
+        .testTarget(
+            name: "LivepatchDaemonTests",
+            dependencies: [
+                "LivepatchDaemon", "LivepatchBundle", "LivepatchAPI", "Varlink",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Start the real binaries in a temporary directory: the product as an operator meets it.
         .testTarget(name: "IntegrationTests", dependencies: ["LivepatchAPI", "Varlink", "LivepatchCore"]),
     ]

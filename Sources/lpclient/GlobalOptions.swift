@@ -24,8 +24,11 @@ struct GlobalOptions: ParsableArguments {
         return LivepatchInterface.defaultSocketPath
     }
 
-    func connect() throws -> any DaemonConnection {
-        try DaemonConnector.connect(socket: socketPath)
+    /// Reads answer at once; a daemon that does not answer within `timeout` is reported as
+    /// unreachable (exit 3) rather than hanging a monitoring check. Apply, revert and watch pass
+    /// nil: they last as long as the kernel's transition, or forever.
+    func connect(timeout: Duration? = .seconds(30)) throws -> any DaemonConnection {
+        try DaemonConnector.connect(socket: socketPath, timeout: timeout)
     }
 
     var style: Style { json ? .plain : .forStandardOutput() }

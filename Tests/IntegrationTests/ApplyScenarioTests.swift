@@ -21,6 +21,7 @@ struct ApplyScenarioTests {
         }
         for index in orders.indices { try await sandbox.waitFor("order_\(index)", .applied) }
         #expect(sandbox.loadedModules == orders.indices.map { "order_\($0)" })
+        #expect(sandbox.loadLog.sorted() == orders.indices.map { "order_\($0)" }, "each loaded exactly once")
         let history = try sandbox.call(.getHistory, as: HistoryReply.self).entries
         for index in orders.indices {
             #expect(history.filter { $0.name == "order_\(index)" && $0.state == .applied }.count == 1)

@@ -16,13 +16,16 @@ struct LifecycleScenarioTests {
         try sandbox.inject("transition-delay", "2")
         try sandbox.drop(try sandbox.bundle("during_crash"))
         try await sandbox.waitFor("during_crash", .applying)
+        // Loaded, and its 2 s transition running: kill the daemon now.
+        _ = try await eventually("during_crash to be loaded") { (sandbox.loadedModules.contains("during_crash"), sandbox.loadedModules) }
         sandbox.crash()
         try await sandbox.start()
         try await sandbox.waitFor("during_crash", .applied)
         #expect(try sandbox.patch("before_crash")?.state == .applied)
         #expect(sandbox.loadedModules == ["before_crash", "during_crash"])
+        #expect(sandbox.loadLog == ["before_crash", "during_crash"], "each module loaded exactly once")
         let history = try sandbox.call(.getHistory, as: HistoryReply.self).entries
-        #expect(history.filter { $0.name == "during_crash" && $0.state == .applying }.count == 1, "loaded once")
+        #expect(history.filter { $0.name == "during_crash" && $0.state == .applied }.count == 1)
         #expect(history.filter { $0.name == "before_crash" && $0.state == .applied }.count == 1)
     }
 
@@ -42,6 +45,7 @@ struct LifecycleScenarioTests {
         #expect(try sandbox.patch("survivor")?.state == .applied)
         #expect(try sandbox.patch("reverted_one")?.state == .reverted)
         #expect(sandbox.loadedModules == ["survivor"])
+        #expect(sandbox.loadLog == ["survivor", "reverted_one", "survivor"], "re-applied once after the reboot")
     }
 
     @Test("a patch loaded by someone else is listed as foreign and left alone")

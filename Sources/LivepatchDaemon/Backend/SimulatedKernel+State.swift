@@ -24,6 +24,8 @@ struct SimulatedState {
     let now = Date().timeIntervalSince1970
     var modules: [String: SimulatedModule] = [:]
     var lastSequence = 0
+    /// Modules loaded while the lock was held, for `load.log`.
+    var loaded: [String] = []
 
     func injected(_ injection: Injection) -> Set<String> {
         let text = (try? String(contentsOfFile: "\(root)/inject/\(injection.rawValue)", encoding: .utf8)) ?? ""
@@ -86,6 +88,14 @@ extension SimulatedKernel {
             guard let data = try? encoder.encode(module) else { continue }
             do { try data.write(to: URL(fileURLWithPath: "\(directory)/\(name).json"), options: .atomic) } catch {
                 throw BackendError("write", name, "cannot write the simulated kernel state: \(error.localizedDescription)")
+            }
+        }
+        if !state.loaded.isEmpty {
+            let log = open("\(root)/load.log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            if log >= 0 {
+                let lines = state.loaded.map { "\($0)\n" }.joined()
+                _ = lines.withCString { Glibc.write(log, $0, strlen($0)) }
+                close(log)
             }
         }
         for name in before.keys where state.modules[name] == nil {

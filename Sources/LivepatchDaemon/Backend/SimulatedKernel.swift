@@ -11,6 +11,8 @@ import LivepatchSystem
 /// - `inject/transition-delay`: seconds every transition takes (default 0.05).
 /// - `inject/stall`: names (one a line) whose transitions never end while listed.
 /// - `inject/fail-load`: names whose load fails, like a module the kernel refuses.
+/// - `load.log`: one line per successful load (module name), so tests can prove nothing was
+///   loaded twice.
 /// - `.lock`: serializes the daemon and test tools that inject or load by hand.
 ///
 /// It behaves like Linux 6.1 where the daemon must care: EEXIST for a second load, EBUSY for a
@@ -70,6 +72,7 @@ public struct SimulatedKernel: PatchBackend {
                 throw BackendError("load", name, "another livepatch is in transition", errno: EBUSY)
             }
             state.lastSequence += 1
+            state.loaded.append(name)
             state.modules[name] = SimulatedModule(
                 name: name, functions: functions, replace: replace, enabled: true, inSysfs: true,
                 transitionEnd: state.now + state.transitionDelay, sequence: state.lastSequence)

@@ -13,12 +13,16 @@ extension PatchEngine {
                 reconcileRequested = false
                 await reconcile()
             }
+            let recheckAt = await scanner.recheckAt
+            if let recheckAt, recheckAt <= Date() { await scan() }
             record(ledger.settle(now: Date(), settleTimeout: policy.settleTimeout))
             let canApply = backend.support().unsupportedReason == nil
             switch ledger.nextStep(policy: policy, runningRelease: backend.release, canApply: canApply, now: Date()) {
             case .apply(let name): await performApply(name)
             case .revert(let name): await performRevert(name)
-            case .idle(let until): return until
+            case .idle(let until):
+                let recheckAt = await scanner.recheckAt
+                return [until, recheckAt].compactMap { $0 }.min()
             }
         }
         return nil

@@ -16,6 +16,9 @@ public actor PatchScanner {
     public let patchDirectory: String
     private var verifier: BundleVerifier
     private var seen: [String: Fingerprint] = [:]
+    /// When a manifest that was still being written should be read again (no inotify event
+    /// will come for a file that is already complete).
+    public private(set) var recheckAt: Date?
 
     public init(patchDirectory: String, verifier: BundleVerifier) {
         self.patchDirectory = patchDirectory
@@ -47,20 +50,43 @@ public actor PatchScanner {
             return []
         }
         var findings: [Finding] = []
+        recheckAt = nil
         for gone in Set(seen.keys).subtracting(files).sorted() {
             seen[gone] = nil
             findings.append(.removed(manifestFile: gone))
         }
         for file in files {
-            let fingerprint = Fingerprint(directory: patchDirectory, manifestFile: file, module: seen[file]?.module)
+            // Identify the files before reading them: if they change while being verified, the
+            // next scan sees another fingerprint and verifies again.
+            var fingerprint = Fingerprint(directory: patchDirectory, manifestFile: file, module: seen[file]?.module)
             if let previous = seen[file], previous == fingerprint, !previous.pending { continue }
-            let arrival = Self.arrival(verifier.verify(manifestFileName: file), file: file, runningRelease: runningRelease)
-            var recorded = Fingerprint(directory: patchDirectory, manifestFile: file, module: arrival.moduleFile)
-            recorded.pending = if case .incomplete = arrival.arrival { true } else { false }
-            seen[file] = recorded
-            findings.append(.arrived(arrival.arrival))
+            let outcome = verifier.verify(manifestFileName: file)
+            var (arrival, module) = Self.arrival(outcome, file: file, runningRelease: runningRelease)
+            if module != fingerprint.module {
+                fingerprint = Fingerprint(directory: patchDirectory, manifestFile: file, module: module)
+            }
+            if case .rejected(let name, nil, _) = outcome, Self.isBeingWritten("\(patchDirectory)/\(file)") {
+                // A manifest that does not parse yet may still be on its way in (cp writes in
+                // pieces): give it a moment before calling it malformed.
+                arrival = .incomplete(PatchDescriptor(name: name, manifestFile: file), waitingFor: "\(file) to be completely written")
+                let again = Date() + Self.writeGrace
+                recheckAt = min(recheckAt ?? again, again)
+            }
+            fingerprint.pending = if case .incomplete = arrival { true } else { false }
+            seen[file] = fingerprint
+            findings.append(.arrived(arrival))
         }
         return findings
+    }
+
+    private static let writeGrace: TimeInterval = 2
+
+    /// Modified within the grace period.
+    private static func isBeingWritten(_ path: String) -> Bool {
+        guard let modified = try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date else {
+            return false
+        }
+        return Date().timeIntervalSince(modified) < writeGrace
     }
 
     private static func arrival(

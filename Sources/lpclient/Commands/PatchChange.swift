@@ -8,7 +8,7 @@ import LivepatchAPI
 /// change, the last one its end state.
 enum PatchChange {
     static func run(_ method: LivepatchInterface.Method, name: String, wanted: PatchState, options: GlobalOptions) throws {
-        let connection = try options.connect()
+        let connection = try options.connect(timeout: nil)
         let style = options.style
         var last: Patch?
         try connection.stream(method, NameParameters(name: name)) { (reply: PatchReply) in

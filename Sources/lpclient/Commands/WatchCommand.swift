@@ -18,7 +18,7 @@ struct WatchCommand: ParsableCommand {
 
     func run() throws {
         let style = options.style
-        try options.connect().stream(.subscribe, NoParameters()) { (reply: SubscribeReply) in
+        try options.connect(timeout: nil).stream(.subscribe, NoParameters()) { (reply: SubscribeReply) in
             if options.json {
                 try options.printJSON(reply)
             } else {

@@ -4,9 +4,9 @@ import Varlink
 
 /// Opens the connection every command uses; the one place that knows the transport.
 enum DaemonConnector {
-    static func connect(socket: String) throws -> any DaemonConnection {
+    static func connect(socket: String, timeout: Duration?) throws -> any DaemonConnection {
         do {
-            return VarlinkDaemonConnection(client: try VarlinkClient(socketPath: socket))
+            return VarlinkDaemonConnection(client: try VarlinkClient(socketPath: socket, timeout: timeout))
         } catch {
             throw ClientError(error, socket: socket)
         }

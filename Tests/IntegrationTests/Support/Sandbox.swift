@@ -149,6 +149,11 @@ final class Sandbox: @unchecked Sendable {
             .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
     }
 
+    /// Every successful load the simulated kernel performed, in order.
+    var loadLog: [String] {
+        ((try? String(contentsOfFile: "\(kernel)/load.log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
     func inject(_ file: String, _ contents: String) throws {
         try FileManager.default.createDirectory(atPath: "\(kernel)/inject", withIntermediateDirectories: true)
         try contents.write(toFile: "\(kernel)/inject/\(file)", atomically: true, encoding: .utf8)

@@ -13,6 +13,7 @@ public final class Daemon: Service {
     let configPath: String?
     let overrides: ConfigOverrides
     let configuration: Configuration
+    let backend: any PatchBackend
     let engine: PatchEngine
     let scanner: PatchScanner
     let server: VarlinkServer
@@ -24,7 +25,7 @@ public final class Daemon: Service {
         self.configPath = configPath
         self.overrides = overrides
         self.logger = logger
-        let backend = try Self.makeBackend(configuration)
+        backend = try Self.makeBackend(configuration)
         scanner = PatchScanner(
             patchDirectory: configuration.patchDir,
             verifier: try Self.makeVerifier(configuration, logger: logger))
@@ -70,7 +71,9 @@ public final class Daemon: Service {
     }
 
     public func run() async throws {
-        logger.event(.started, "livepatchd \(LivepatchDaemonVersion.current) starting, backend \(configuration.backend.rawValue)")
+        logger.event(
+            .started, "livepatchd \(LivepatchDaemonVersion.current) starting, backend \(configuration.backend.rawValue)",
+            metadata: [LivepatchField.kernel: "\(backend.release)"])
         do { try await serve() } catch is CancellationError {}
     }
 
@@ -79,7 +82,6 @@ public final class Daemon: Service {
             group.addTask { try await self.server.run() }
             try await self.server.waitUntilBound()
             await self.engine.start()
-            let watcher = try DirectoryWatcher(path: self.configuration.patchDir)
             await self.engine.onStatusChange { [notifier, logger] line in
                 do { try notifier.notify(.status(line)) } catch { logger.debug("sd_notify: \(error)") }
             }
@@ -91,9 +93,7 @@ public final class Daemon: Service {
             }
 
             group.addTask { await self.engine.run() }
-            group.addTask {
-                for await _ in watcher.changes { _ = await self.engine.rescanDirectory() }
-            }
+            group.addTask { await self.watchPatchDirectory() }
             group.addTask { await self.handleReloads() }
             if let interval = self.notifier.watchdogInterval() {
                 group.addTask { await self.pingWatchdog(every: interval / 2) }
@@ -102,9 +102,32 @@ public final class Daemon: Service {
                 try? await gracefulShutdown()
                 self.logger.event(.stopping, "stopping")
                 _ = try? self.notifier.notify(.stopping)
-                watcher.stop()
                 throw CancellationError()
             }
+        }
+    }
+
+    /// Rescans on every change in the patch directory. If the directory goes away (deleted,
+    /// moved), it is created again and watched again: the daemon never silently stops watching.
+    private func watchPatchDirectory() async {
+        let directory = configuration.patchDir
+        while !Task.isCancelled {
+            do {
+                let watcher = try DirectoryWatcher(path: directory)
+                // Catch up on whatever happened while nothing was watching.
+                _ = await engine.rescanDirectory()
+                await withTaskCancellationHandler {
+                    for await _ in watcher.changes { _ = await engine.rescanDirectory() }
+                } onCancel: {
+                    watcher.stop()
+                }
+            } catch {
+                logger.error("cannot watch the patch directory \(directory): \(error)")
+            }
+            if Task.isCancelled { return }
+            logger.warning("the patch directory \(directory) went away; creating it and watching it again")
+            await scanner.prepareDirectory(logger: logger)
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 

@@ -29,6 +29,38 @@ struct LifecycleScenarioTests {
         #expect(history.filter { $0.name == "before_crash" && $0.state == .applied }.count == 1)
     }
 
+    @Test("SIGTERM during a stuck transition stops promptly; the next start follows the transition to its end")
+    func stopMidTransition() async throws {
+        let sandbox = try Sandbox(["transition_timeout": "\"5min\""])
+        try sandbox.inject("stall", "slow_patch\n")
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("slow_patch"))
+        try await sandbox.waitFor("slow_patch", .applying)
+        let clock = ContinuousClock()
+        let stopped = clock.measure { sandbox.stop() }
+        #expect(stopped < .seconds(10), "stopping took \(stopped)")
+        try sandbox.inject("stall", "")
+        try await sandbox.start()
+        try await sandbox.waitFor("slow_patch", .applied)
+        #expect(sandbox.loadLog == ["slow_patch"])
+    }
+
+    @Test("a deleted patch directory is created again and watched again")
+    func patchDirectoryRemoved() async throws {
+        let sandbox = try Sandbox()
+        try await sandbox.start()
+        try FileManager.default.removeItem(atPath: sandbox.incoming)
+        _ = try await eventually("the patch directory to be back") {
+            (FileManager.default.fileExists(atPath: sandbox.incoming), sandbox.log.suffix(500))
+        }
+        let bundle = try sandbox.bundle("after_removal")
+        _ = try await eventually("the watch to be back") {
+            (sandbox.log.contains("watching it again"), sandbox.log.suffix(500))
+        }
+        try sandbox.drop(bundle)
+        try await sandbox.waitFor("after_removal", .applied)
+    }
+
     @Test("after a reboot (the kernel forgot everything) desired patches are applied again before READY=1")
     func reboot() async throws {
         let sandbox = try Sandbox()

@@ -86,6 +86,8 @@ extension PatchEngine {
             record([ledger.failApply(name, reason: "the kernel dropped the patch during its transition", now: Date())])
         case .timedOut(let blockers):
             await handleApplyTimeout(name, blockers: blockers)
+        case .interrupted:
+            break  // stopping: the record stays `applying`, the next start follows the transition
         }
     }
 
@@ -106,7 +108,7 @@ extension PatchEngine {
         logger.warning("\(name): \(reason)", metadata: [LivepatchField.name: "\(name)"])
         do {
             try await backend.disable(name)
-            _ = await waitForTransition(name, startedAt: Date(), done: { $0 == nil })
+            if case .interrupted = await waitForTransition(name, startedAt: Date(), done: { $0 == nil }) { return }
             if await backend.isModuleLoaded(name) { try await backend.unload(name) }
             blockingTasks[name] = nil
             record([ledger.failApply(name, reason: reason, now: Date())])
@@ -133,6 +135,8 @@ extension PatchEngine {
         while true {
             let started = ledger[name]?.transitionStarted ?? Date()
             switch await waitForTransition(name, startedAt: started, done: { $0 == nil }) {
+            case .interrupted:
+                return  // stopping: the record stays `reverting`, the next start finishes it
             case .done, .vanished:
                 blockingTasks[name] = nil
                 if await backend.isModuleLoaded(name) {
@@ -162,6 +166,8 @@ extension PatchEngine {
         case done(KernelPatch?)
         case vanished
         case timedOut(blockers: [BlockingTask])
+        /// The daemon is stopping; the kernel carries on and the next start picks it up.
+        case interrupted
     }
 
     /// Follows `name`'s transition until `done` holds for its kernel state (nil: gone from sysfs),
@@ -173,6 +179,7 @@ extension PatchEngine {
         let deadline = clock.now + .seconds(max(0, policy.transitionTimeout.seconds - Date().timeIntervalSince(startedAt)))
         var nextSample = clock.now + .seconds(1)
         while true {
+            if Task.isCancelled { return .interrupted }
             let patches = (try? await backend.livePatches()) ?? []
             let patch = patches.first { $0.name == name }
             if done(patch) { return .done(patch) }
@@ -184,7 +191,11 @@ extension PatchEngine {
                     if !blockers.isEmpty {
                         logger.event(
                             .transitionBlocked, "\(name): transition blocked by \(Self.describe(blockers))",
-                            level: .info, metadata: [LivepatchField.name: "\(name)"])
+                            level: .info,
+                            metadata: [
+                                LivepatchField.name: "\(name)",
+                                LivepatchField.state: "\(ledger[name]?.state.rawValue ?? "")",
+                            ])
                     }
                 }
                 nextSample = clock.now + .seconds(1)

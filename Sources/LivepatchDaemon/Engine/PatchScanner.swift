@@ -56,7 +56,9 @@ public actor PatchScanner {
             if let previous = seen[file], previous == fingerprint, !previous.pending { continue }
             let arrival = Self.arrival(verifier.verify(manifestFileName: file), file: file, runningRelease: runningRelease)
             var recorded = Fingerprint(directory: patchDirectory, manifestFile: file, module: arrival.moduleFile)
-            recorded.pending = if case .incomplete = arrival.arrival { true } else { false }
+            // Rejected too: a copy in progress reads as malformed or mismatched, and if it completes
+            // between the read and the fingerprint above, nothing would ever verify it again.
+            recorded.pending = if case .verified = arrival.arrival { false } else { true }
             seen[file] = recorded
             findings.append(.arrived(arrival.arrival))
         }

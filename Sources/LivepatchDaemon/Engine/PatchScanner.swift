@@ -65,14 +65,19 @@ public actor PatchScanner {
             if module != fingerprint.module {
                 fingerprint = Fingerprint(directory: patchDirectory, manifestFile: file, module: module)
             }
-            if case .rejected(let name, nil, _) = outcome, Self.isBeingWritten("\(patchDirectory)/\(file)") {
-                // A manifest that does not parse yet may still be on its way in (cp writes in
-                // pieces): give it a moment before calling it malformed.
-                arrival = .incomplete(PatchDescriptor(name: name, manifestFile: file), waitingFor: "\(file) to be completely written")
+            if case .rejected(let name, let manifest, _) = outcome,
+                let young = ([file] + [module].compactMap { $0 }).first(where: { Self.isBeingWritten("\(patchDirectory)/\($0)") })
+            {
+                // A bundle file still on its way in (cp writes in pieces) reads as malformed or
+                // mismatched: give it a moment before rejecting it.
+                let descriptor = PatchDescriptor(name: name, manifest: manifest, file: file)
+                arrival = .incomplete(descriptor, waitingFor: "\(young) to be completely written")
                 let again = Date() + Self.writeGrace
                 recheckAt = min(recheckAt ?? again, again)
             }
-            fingerprint.pending = if case .incomplete = arrival { true } else { false }
+            // Rejected ones are looked at again too: a module completed between its read and its
+            // fingerprint above would otherwise never be verified again.
+            fingerprint.pending = if case .verified = arrival { false } else { true }
             seen[file] = fingerprint
             findings.append(.arrived(arrival))
         }

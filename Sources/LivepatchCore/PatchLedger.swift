@@ -54,6 +54,9 @@ public struct PatchLedger: Codable, Sendable, Equatable {
         if let existing = records[incoming.name] {
             let sameManifest = existing.descriptor.manifestDigest == incoming.manifestDigest
             if existing.state.isLoaded { return [] }
+            // Still incomplete after the settle timeout rejected it: it stays rejected (and
+            // degraded) until its files change into something that verifies or fails otherwise.
+            if existing.state == .rejected, case .incomplete = arrival { return [] }
             switch existing.state {
             case .failed, .reverted, .superseded:
                 if sameManifest { return [] }

@@ -79,6 +79,20 @@ struct ApplyScenarioTests {
         #expect(sandbox.loadedModules == ["manual_fix"])
     }
 
+    @Test("auto policy waits apply_delay before applying (canary rollouts)")
+    func applyDelay() async throws {
+        let sandbox = try Sandbox(["apply_delay": "\"2s\""])
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("canary_delay"))
+        let staged = try await sandbox.waitFor("canary_delay", .staged)
+        #expect(sandbox.loadedModules.isEmpty)
+        #expect(try sandbox.lpclient("status").status == 0, "staged on purpose is not degraded")
+        let applied = try await sandbox.waitFor("canary_delay", .applied)
+        let formatter = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        let waited = try formatter.parse(applied.since).timeIntervalSince(try formatter.parse(staged.since))
+        #expect(waited >= 2, "applied \(waited)s after it was staged")
+    }
+
     @Test("lpclient revert takes the patch out and unloads the module")
     func revert() async throws {
         let sandbox = try Sandbox()

@@ -66,6 +66,14 @@ struct RejectionScenarioTests {
         #expect(pending.reason?.contains("never_complete.ko") == true)
         let rejected = try await sandbox.waitFor("never_complete", .rejected)
         #expect(rejected.reason?.contains("settle timeout") == true, "\(rejected.reason ?? "")")
+        // Later scans do not bring it back to pending while the module is still missing.
+        try sandbox.drop(try sandbox.bundle("another"))
+        try await sandbox.waitFor("another", .applied)
+        #expect(try sandbox.lpclient("rescan").status == 0)
+        #expect(try sandbox.patch("never_complete")?.state == .rejected)
+        // The module arrives at last: now it verifies.
+        try sandbox.drop([bundle.module])
+        try await sandbox.waitFor("never_complete", .applied)
     }
 
     @Test("a symlink in the patch directory is rejected, never followed")

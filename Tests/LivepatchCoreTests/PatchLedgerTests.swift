@@ -75,6 +75,17 @@ struct ArrivalTests {
         #expect(l["a"]?.reason?.contains("a.ko") == true)
     }
 
+    @Test("a bundle rejected by the settle timeout stays rejected while its files are still missing")
+    func settledStaysRejected() {
+        var l = PatchLedger()
+        let waiting = PatchLedger.Arrival.incomplete(PatchDescriptor(name: "a"), waitingFor: "a.ko")
+        _ = l.arrive(waiting, now: t0)
+        _ = l.settle(now: t0 + .seconds(30), settleTimeout: .seconds(30))
+        #expect(l.arrive(waiting, now: t0 + .seconds(31)).isEmpty)
+        #expect(l["a"]?.state == .rejected)
+        #expect(l.arrive(verified("a"), now: t0 + .seconds(32)).map(\.to) == [.staged])
+    }
+
     @Test("a loaded patch is never replaced by a new arrival")
     func loadedKeepsItsRecord() {
         var l = ledger(verified("a"))

@@ -24,7 +24,12 @@ extension Configuration {
         switch key {
         case .backend: (quoted(backend.rawValue), nil)
         case .simulatedRoot: (quoted(simulatedRoot), backend == .simulated ? nil : "unused with the kernel backend")
-        case .simulatedKernel: (quoted(simulatedKernel ?? ""), simulatedKernel == nil ? "empty: the running kernel's release" : nil)
+        case .simulatedKernel:
+            (
+                quoted(simulatedKernel ?? ""),
+                backend != .simulated
+                    ? "unused with the kernel backend" : simulatedKernel == nil ? "empty: the running kernel's release" : nil
+            )
         case .patchDir: (quoted(patchDir), nil)
         case .stateDir: (quoted(stateDir), nil)
         case .socket: (quoted(socket), nil)

@@ -47,11 +47,9 @@ public actor PatchEngine {
 
     /// The worker: performs steps whenever something changed or a timer is due.
     public func run() async {
-        var wakeAt: Date? = nil
         while !Task.isCancelled {
+            let wakeAt = await drive()
             await waitForWake(until: wakeAt)
-            if Task.isCancelled { break }
-            wakeAt = await drive()
         }
         for continuation in subscribers.values { continuation.finish() }
     }

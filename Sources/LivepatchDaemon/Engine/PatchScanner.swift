@@ -66,7 +66,8 @@ public actor PatchScanner {
                 fingerprint = Fingerprint(directory: patchDirectory, manifestFile: file, module: module)
             }
             if case .rejected(let name, let manifest, _) = outcome,
-                let young = ([file] + [module].compactMap { $0 }).first(where: { Self.isBeingWritten("\(patchDirectory)/\($0)") })
+                let young = ([file, "\(file).sig"] + [module].compactMap { $0 })
+                    .first(where: { Self.isBeingWritten("\(patchDirectory)/\($0)") })
             {
                 // A bundle file still on its way in (cp writes in pieces) reads as malformed or
                 // mismatched: give it a moment before rejecting it.

@@ -62,8 +62,11 @@ struct RejectionScenarioTests {
         try await sandbox.start()
         let bundle = try sandbox.bundle("never_complete")
         try sandbox.drop([bundle.manifest, bundle.signature])
-        let pending = try await sandbox.waitFor("never_complete", .pending)
-        #expect(pending.reason?.contains("never_complete.ko") == true)
+        // Pending first for the signature still being copied, then for the module alone.
+        _ = try await eventually("never_complete to wait for its module") {
+            let patch = try sandbox.patch("never_complete")
+            return (patch?.state == .pending && patch?.reason == "waiting for never_complete.ko", patch)
+        }
         let rejected = try await sandbox.waitFor("never_complete", .rejected)
         #expect(rejected.reason?.contains("settle timeout") == true, "\(rejected.reason ?? "")")
         // Later scans do not bring it back to pending while the module is still missing.

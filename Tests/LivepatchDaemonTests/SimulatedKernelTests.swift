@@ -1,0 +1,146 @@
+import Foundation
+import LivepatchCore
+import Testing
+
+@testable import LivepatchDaemon
+
+/// The simulated kernel must behave like Linux 6.1 where the daemon depends on it.
+@Suite("Simulated kernel")
+final class SimulatedKernelTests {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("lp-sim-\(UUID().uuidString.prefix(8))").path
+    let kernel: SimulatedKernel
+
+    init() throws {
+        kernel = try SimulatedKernel(root: root, release: "6.1.0-sim-amd64")
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    /// A real ELF object with modinfo, made by the repository's fixture script.
+    func module(_ name: String, functions: String = "vmlinux:f", replace: Bool = false) throws -> String {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/make-test-module.sh").path
+        let path = "\(root)/\(name).ko"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: script)
+        process.arguments =
+            ["--out", path, "--name", name, "--release", "6.1.0-sim-amd64", "--functions", functions]
+            + (replace ? ["--replace"] : [])
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return path
+    }
+
+    func inject(_ file: String, _ contents: String) throws {
+        try contents.write(toFile: "\(root)/inject/\(file)", atomically: true, encoding: .utf8)
+    }
+
+    func patch(_ name: String) async throws -> KernelPatch? {
+        try await kernel.livePatches().first { $0.name == name }
+    }
+
+    func waitForTransitionEnd(_ name: String) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        while try await patch(name)?.inTransition == true, clock.now < deadline {
+            await kernel.waitForTransition(name, until: deadline)
+        }
+    }
+
+    @Test("load enables the patch with a transition, reports the module's functions, and EEXIST for a second load")
+    func load() async throws {
+        try inject("transition-delay", "0.2")
+        let path = try module("a", functions: "vmlinux:f,vmlinux:g")
+        try await kernel.load(modulePath: path, name: "a")
+        #expect(try await patch("a") == KernelPatch(name: "a", enabled: true, inTransition: true, functions: ["vmlinux:f", "vmlinux:g"]))
+        try await waitForTransitionEnd("a")
+        #expect(try await patch("a")?.inTransition == false)
+        await #expect(throws: BackendError.self) { try await kernel.load(modulePath: path, name: "a") }
+        do { try await kernel.load(modulePath: path, name: "a") } catch { #expect(error.errno == EEXIST) }
+    }
+
+    @Test("a load or a disable during another patch's transition fails with EBUSY")
+    func busy() async throws {
+        try inject("transition-delay", "30")
+        try await kernel.load(modulePath: try module("a"), name: "a")
+        let b = try module("b")
+        do {
+            try await kernel.load(modulePath: b, name: "b")
+            Issue.record("a second load during a transition must fail")
+        } catch { #expect(error.errno == EBUSY) }
+    }
+
+    @Test("disable ends with the sysfs directory gone; only then can the module be removed")
+    func disableThenUnload() async throws {
+        try inject("transition-delay", "0.1")
+        try await kernel.load(modulePath: try module("a"), name: "a")
+        try await waitForTransitionEnd("a")
+        try await kernel.disable("a")
+        do {
+            try await kernel.unload("a")
+            Issue.record("removing a module whose patch is still registered must fail")
+        } catch { #expect(error.errno == EBUSY) }
+        try await waitForTransitionEnd("a")
+        #expect(try await patch("a") == nil)
+        try await kernel.unload("a")
+        #expect(await kernel.isModuleLoaded("a") == false)
+    }
+
+    @Test("a stalled transition never ends while stalled, reports its blocker, and reverses when disabled")
+    func stall() async throws {
+        try inject("transition-delay", "0.05")
+        try inject("stall", "a\n")
+        try await kernel.load(modulePath: try module("a"), name: "a")
+        await kernel.waitForTransition("a", until: ContinuousClock().now + .milliseconds(300))
+        #expect(try await patch("a")?.inTransition == true)
+        #expect(await kernel.blockingTasks("a").map(\.comm) == ["sim-stalled"])
+        try await kernel.disable("a")
+        try await waitForTransitionEnd("a")
+        #expect(try await patch("a") == nil)
+    }
+
+    @Test("a forced patch ends its transition at once and can never be removed")
+    func force() async throws {
+        try inject("stall", "a\n")
+        try await kernel.load(modulePath: try module("a"), name: "a")
+        try await kernel.force("a")
+        #expect(try await patch("a")?.inTransition == false)
+        try await kernel.disable("a")
+        try await waitForTransitionEnd("a")
+        do {
+            try await kernel.unload("a")
+            Issue.record("a forced module must stay")
+        } catch { #expect(error.errno == EBUSY) }
+    }
+
+    @Test("a replace patch disables every other patch when its transition ends")
+    func replace() async throws {
+        try inject("transition-delay", "0.05")
+        try await kernel.load(modulePath: try module("a"), name: "a")
+        try await waitForTransitionEnd("a")
+        try await kernel.load(modulePath: try module("r", replace: true), name: "r")
+        try await waitForTransitionEnd("r")
+        #expect(try await kernel.livePatches().map(\.name) == ["r"])
+        #expect(await kernel.isModuleLoaded("a"), "the replaced module stays loaded until removed")
+        try await kernel.unload("a")
+    }
+
+    @Test("an injected load failure is refused like a bad module")
+    func loadFailure() async throws {
+        try inject("fail-load", "a\n")
+        let a = try module("a")
+        do {
+            try await kernel.load(modulePath: a, name: "a")
+            Issue.record("the injected failure must refuse the load")
+        } catch { #expect(error.errno == ENOEXEC) }
+        #expect(await kernel.isModuleLoaded("a") == false)
+    }
+
+    @Test("the state outlives the process that made it: a second instance sees what is loaded")
+    func persistent() async throws {
+        try await kernel.load(modulePath: try module("a"), name: "a")
+        let again = try SimulatedKernel(root: root, release: "6.1.0-sim-amd64")
+        #expect(try await again.livePatches().map(\.name) == ["a"])
+    }
+}

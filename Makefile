@@ -1,5 +1,5 @@
 # Shortcuts; scripts/ holds the real commands (they install what they need).
-.PHONY: build test demo fmt lint clean
+.PHONY: build test demo bench fmt lint clean
 
 build:
 	swift build
@@ -18,3 +18,6 @@ lint:
 
 clean:
 	rm -rf .build
+
+bench:
+	scripts/bench-lpclient.sh

@@ -19,9 +19,12 @@ public enum Step: Sendable, Equatable {
 }
 
 extension PatchLedger {
-    /// Reverts first (they remove code), then applies in name order.
+    /// Reverts first (they remove code), then applies: patches applied before (a reboot) in the
+    /// order they were enabled, so the stacking comes back the same, then new ones by name.
     public func nextStep(policy: Policy, runningRelease: String, canApply: Bool, now: Date) -> Step {
-        let ordered = records.values.sorted { $0.name < $1.name }
+        let ordered = records.values.sorted {
+            ($0.enabledSequence ?? Int.max, $0.name) < ($1.enabledSequence ?? Int.max, $1.name)
+        }
         if let record = ordered.first(where: { wantsRevert($0) }) { return .revert(record.name) }
         var wake: Date?
         func wakeAt(_ date: Date) { wake = min(wake ?? date, date) }
@@ -90,6 +93,7 @@ extension PatchLedger {
     /// Load error or transition timeout, rolled back: not retried until asked again.
     public mutating func failApply(_ name: String, reason: String, now: Date) -> Transition {
         update(name) {
+            $0.rollbackReason = nil
             $0.desired = false
             $0.enabledSequence = nil
             $0.transitionStarted = nil
@@ -105,12 +109,13 @@ extension PatchLedger {
     /// The kernel refused the disable: the patch stays applied, and stays wanted, so the
     /// revert is not retried in a loop; the operator sees why in `reason`.
     public mutating func abortRevert(_ name: String, reason: String, now: Date) -> Transition {
+        let ours = records[name]?.descriptor.storedModulePath != nil
         update(name) {
-            $0.desired = $0.state != .foreign
+            $0.desired = ours
             $0.revertRequested = false
             $0.transitionStarted = nil
         }
-        return move(name, to: records[name]?.descriptor.storedModulePath == nil ? .foreign : .applied, reason: reason, now: now)
+        return move(name, to: ours ? .applied : .foreign, reason: reason, now: now)
     }
 
     /// The patch left the kernel. A foreign patch is forgotten: it was never ours.

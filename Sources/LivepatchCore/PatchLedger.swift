@@ -49,33 +49,38 @@ public struct PatchLedger: Codable, Sendable, Equatable {
 
     /// Records what the verifier found. A loaded patch is never replaced by a new arrival;
     /// a failed, reverted or superseded patch only by a different manifest (a new version).
+    /// The same manifest seen again keeps what the daemon knows of it: whether it is desired
+    /// (an operator's apply survives a reboot) and its place in the stacking order.
     public mutating func arrive(_ arrival: Arrival, now: Date) -> [Transition] {
         let incoming = arrival.descriptor
-        if let existing = records[incoming.name] {
-            let sameManifest = existing.descriptor.manifestDigest == incoming.manifestDigest
-            if existing.state.isLoaded { return [] }
-            // Still incomplete after the settle timeout rejected it: it stays rejected (and
-            // degraded) until its files change into something that verifies or fails otherwise.
-            if existing.state == .rejected, case .incomplete = arrival { return [] }
-            switch existing.state {
-            case .failed, .reverted, .superseded:
-                if sameManifest { return [] }
-            case .pending, .rejected, .staged:
-                if sameManifest && existing.state == arrival.state && existing.reason == arrival.reason {
-                    return []
-                }
-            default:
-                break
+        guard let existing = records[incoming.name] else {
+            return [set(PatchRecord(descriptor: incoming, state: arrival.state, reason: arrival.reason, since: now), from: nil, now: now)]
+        }
+        let sameManifest = existing.descriptor.manifestDigest == incoming.manifestDigest
+        if existing.state.isLoaded { return [] }
+        // Still incomplete after the settle timeout rejected it: it stays rejected (and
+        // degraded) until its files change into something that verifies or fails otherwise.
+        if existing.state == .rejected, case .incomplete = arrival { return [] }
+        switch existing.state {
+        case .failed, .reverted, .superseded:
+            if sameManifest { return [] }
+        case .pending, .staged:
+            // Still waiting, or still staged: a new detail is not a new state.
+            if sameManifest && existing.state == arrival.state {
+                update(incoming.name) { $0.reason = arrival.reason }
+                return []
             }
+        case .rejected:
+            if sameManifest && arrival.state == .rejected && existing.reason == arrival.reason { return [] }
+        default:
+            break
         }
         var record = PatchRecord(descriptor: incoming, state: arrival.state, reason: arrival.reason, since: now)
-        // Keep the clock of a patch that is still waiting for the same files.
-        if let existing = records[incoming.name], existing.state == .pending, arrival.state == .pending,
-            existing.descriptor.manifestDigest == incoming.manifestDigest
-        {
-            record.since = existing.since
+        if sameManifest {
+            record.desired = existing.desired
+            record.enabledSequence = existing.enabledSequence
         }
-        return [set(record, from: records[incoming.name]?.state, now: now)]
+        return [set(record, from: existing.state, now: now)]
     }
 
     /// A manifest left the patch directory: what only existed there (pending, rejected) goes too.

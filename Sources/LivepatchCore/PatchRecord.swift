@@ -19,6 +19,9 @@ public struct PatchRecord: Codable, Sendable, Equatable {
     public var transitionStarted: Date?
     /// An operator asked to revert it (the only way a foreign patch is ever touched).
     public var revertRequested: Bool = false
+    /// A timed-out apply is being rolled back; the reason it will fail with. Persisted before
+    /// the kernel is touched, so a restart in the middle still ends `failed`, not retried.
+    public var rollbackReason: String?
 
     public var name: String { descriptor.name }
 

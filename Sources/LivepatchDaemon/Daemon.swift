@@ -78,31 +78,35 @@ public final class Daemon: Service {
     }
 
     private func serve() async throws {
+        await scanner.prepareDirectory(logger: logger)
+        await engine.onStatusChange { [notifier, logger] line in
+            do { try notifier.notify(.status(line)) } catch { logger.debug("sd_notify: \(error)") }
+        }
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await self.server.run() }
-            try await self.server.waitUntilBound()
-            await self.engine.start()
-            await self.engine.onStatusChange { [notifier, logger] line in
-                do { try notifier.notify(.status(line)) } catch { logger.debug("sd_notify: \(error)") }
-            }
-            try self.notifier.notify(.ready)
-            let status = await self.engine.status()
-            self.logger.event(.ready, "ready: \(status.summary)")
-            if let reason = status.kernel.unsupportedReason {
-                self.logger.event(.kernelUnsupported, "\(reason): patches are verified and staged, nothing is applied", level: .warning)
-            }
-
-            group.addTask { await self.engine.run() }
-            group.addTask { await self.watchPatchDirectory() }
-            group.addTask { await self.handleReloads() }
-            if let interval = self.notifier.watchdogInterval() {
-                group.addTask { await self.pingWatchdog(every: interval / 2) }
-            }
+            // Signals first: SIGTERM and SIGHUP work even while the start below waits on the kernel.
             group.addTask {
                 try? await gracefulShutdown()
                 self.logger.event(.stopping, "stopping")
                 _ = try? self.notifier.notify(.stopping)
                 throw CancellationError()
+            }
+            group.addTask { await self.handleReloads() }
+            if let interval = self.notifier.watchdogInterval() {
+                group.addTask { await self.pingWatchdog(every: interval / 2) }
+            }
+            group.addTask { try await self.server.run() }
+            try await self.server.waitUntilBound()
+            group.addTask { await self.watchPatchDirectory() }
+            group.addTask {
+                await self.engine.start()
+                guard !Task.isCancelled else { return }
+                do { try self.notifier.notify(.ready) } catch { self.logger.error("sd_notify READY=1: \(error)") }
+                let status = await self.engine.status()
+                self.logger.event(.ready, "ready: \(status.summary)")
+                if let reason = status.kernel.unsupportedReason {
+                    self.logger.event(.kernelUnsupported, "\(reason): patches are verified and staged, nothing is applied", level: .warning)
+                }
+                await self.engine.run()
             }
         }
     }

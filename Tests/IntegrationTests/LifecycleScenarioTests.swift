@@ -80,6 +80,74 @@ struct LifecycleScenarioTests {
         #expect(sandbox.loadLog == ["survivor", "reverted_one", "survivor"], "re-applied once after the reboot")
     }
 
+    @Test("under manual policy an operator's apply survives a reboot, re-applied before READY=1 in stacking order")
+    func rebootManual() async throws {
+        let sandbox = try Sandbox(["apply": "\"manual\""])
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("z_first", functions: ["vmlinux:shared"]))
+        try sandbox.drop(try sandbox.bundle("a_second", functions: ["vmlinux:shared"]))
+        try await sandbox.waitFor("z_first", .staged)
+        try await sandbox.waitFor("a_second", .staged)
+        #expect(try sandbox.lpclient("apply", "z_first").status == 0)
+        #expect(try sandbox.lpclient("apply", "a_second").status == 0)
+        sandbox.stop()
+        try FileManager.default.removeItem(atPath: "\(sandbox.kernel)/modules")  // the reboot
+        try await sandbox.start()
+        #expect(try sandbox.patch("z_first")?.state == .applied)
+        #expect(try sandbox.patch("a_second")?.state == .applied)
+        #expect(sandbox.loadLog == ["z_first", "a_second", "z_first", "a_second"], "the same order as before the reboot")
+        #expect(try sandbox.patch("z_first")?.stackedBelow == ["a_second"])
+    }
+
+    @Test("a revert the kernel refuses answers at once with the reason; the patch stays applied")
+    func refusedRevert() async throws {
+        let sandbox = try Sandbox()
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("kept"))
+        try await sandbox.waitFor("kept", .applied)
+        // Someone else's patch is stuck in its transition: the kernel refuses our disable (EBUSY).
+        try sandbox.inject("stall", "hand_loaded\n")
+        let module: [String: Any] = [
+            "name": "hand_loaded", "functions": ["vmlinux:other"], "replace": false, "enabled": true, "inSysfs": true,
+            "sequence": 99, "forced": false, "transitionEnd": Date().timeIntervalSince1970 + 3600,
+        ]
+        try JSONSerialization.data(withJSONObject: module).write(to: URL(fileURLWithPath: "\(sandbox.kernel)/modules/hand_loaded.json"))
+        let revert = try sandbox.lpclient("revert", "kept")
+        #expect(revert.status == 1, "\(revert)")
+        #expect((revert.stdout + revert.stderr).contains("revert failed"), "\(revert)")
+        let patch = try sandbox.patch("kept")
+        #expect(patch?.state == .applied)
+        #expect(patch?.reason?.contains("busy") == true, "\(patch?.reason ?? "")")
+    }
+
+    @Test("a transition stuck at start does not hold up READY=1; the worker keeps following it")
+    func stuckAtStart() async throws {
+        let sandbox = try Sandbox(["transition_timeout": "\"2s\""])
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("stuck_revert"))
+        try await sandbox.waitFor("stuck_revert", .applied)
+        sandbox.stop()
+        // The daemon died while reverting and the kernel's reverse transition is stuck.
+        let path = "\(sandbox.kernel)/modules/stuck_revert.json"
+        var module = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        module["enabled"] = false
+        module["transitionEnd"] = Date().timeIntervalSince1970 + 3600
+        try JSONSerialization.data(withJSONObject: module).write(to: URL(fileURLWithPath: path))
+        let state = "\(sandbox.state)/state.json"
+        let text = try String(contentsOfFile: state, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"state\" : \"applied\"", with: "\"state\" : \"reverting\"")
+            .write(toFile: state, atomically: true, encoding: .utf8)
+        try await sandbox.start()  // READY=1 within the deadline, although the revert is stuck
+        #expect(try sandbox.patch("stuck_revert")?.state == .reverting)
+        let status = try sandbox.lpclient("status")
+        #expect(status.status == 1, "a stuck revert is degraded: \(status)")
+        // The kernel finishes at last; the worker was still following.
+        module["transitionEnd"] = Date().timeIntervalSince1970
+        try JSONSerialization.data(withJSONObject: module).write(to: URL(fileURLWithPath: path))
+        try await sandbox.waitFor("stuck_revert", .reverted)
+        #expect(sandbox.loadedModules.isEmpty)
+    }
+
     @Test("a patch loaded by someone else is listed as foreign and left alone")
     func foreign() async throws {
         let sandbox = try Sandbox()

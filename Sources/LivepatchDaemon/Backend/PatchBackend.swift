@@ -1,3 +1,4 @@
+import Foundation
 import LivepatchAPI
 import LivepatchCore
 
@@ -40,4 +41,10 @@ public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     public var description: String { "\(operation) \(patch): \(message)" }
+
+    /// The message with the kernel's errno spelled out, for reasons an operator reads.
+    public var detail: String {
+        guard let errno else { return message }
+        return "\(message) (\(String(cString: strerror(errno))))"
+    }
 }

@@ -100,8 +100,11 @@ public struct SimulatedKernel: PatchBackend {
                 throw BackendError("force", name, "no transition is running", errno: EINVAL)
             }
             module.transitionEnd = state.now
-            module.forced = true
             state.modules[name] = module
+            // klp_force_transition marks every registered patch forced: none can be removed again.
+            for other in state.modules.keys where state.modules[other]?.inSysfs == true {
+                state.modules[other]?.forced = true
+            }
         }
     }
 

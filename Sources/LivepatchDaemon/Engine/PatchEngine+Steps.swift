@@ -16,6 +16,12 @@ extension PatchEngine {
             let recheckAt = await scanner.recheckAt
             if let recheckAt, recheckAt <= Date() { await scan() }
             record(ledger.settle(now: Date(), settleTimeout: policy.settleTimeout))
+            // A transition already under way (found at start, or still stuck) comes first.
+            if let running = ledger.records.values.sorted(by: { $0.name < $1.name }).first(where: { $0.state.isInTransition }) {
+                await follow(running)
+                if Task.isCancelled || (bounded && ledger[running.name]?.state.isInTransition == true) { return nil }
+                continue
+            }
             let canApply = backend.support().unsupportedReason == nil
             switch ledger.nextStep(policy: policy, runningRelease: backend.release, canApply: canApply, now: Date()) {
             case .apply(let name): await performApply(name)
@@ -33,13 +39,18 @@ extension PatchEngine {
         do {
             let kernel = try await backend.livePatches()
             record(ledger.reconcile(kernel: kernel, now: Date()))
-            await unloadSuperseded(kernel: kernel)
-            // A transition that was running when the daemon died is followed to its end.
-            for record in ledger.records.values where record.state.isInTransition {
-                if record.state == .applying { await followApply(record.name) } else { await followRevert(record.name) }
-            }
+            await unloadLeftovers(kernel: kernel)
         } catch {
             logger.error("cannot read the kernel's livepatch state: \(error)")
+        }
+    }
+
+    /// Follows a transition the worker did not start itself (the daemon restarted during it).
+    private func follow(_ record: PatchRecord) async {
+        switch record.state {
+        case .applying where record.rollbackReason != nil: await followRollback(record.name)
+        case .applying: await followApply(record.name)
+        default: await followRevert(record.name)
         }
     }
 
@@ -57,6 +68,8 @@ extension PatchEngine {
 
     private func performApply(_ name: String) async {
         guard let path = ledger[name]?.descriptor.storedModulePath else { return }
+        // The kernel refuses a load during any other transition (EBUSY), e.g. a foreign one.
+        guard await waitForOtherTransitions(than: name) else { return }
         let others = ledger.records.values.filter { $0.name != name && ($0.state == .applied || $0.state == .foreign) }
         if ledger[name]?.descriptor.replace == true, !others.isEmpty {
             logger.notice(
@@ -67,7 +80,7 @@ extension PatchEngine {
         do {
             try await backend.load(modulePath: path, name: name)
         } catch {
-            record([ledger.failApply(name, reason: "load failed: \(error.message)", now: Date())])
+            record([ledger.failApply(name, reason: "load failed: \(error.detail)", now: Date())])
             return
         }
         await followApply(name)
@@ -81,7 +94,7 @@ extension PatchEngine {
             let transitions = ledger.finishApply(name, functions: patch?.functions, now: Date())
             blockingTasks[name] = nil
             record(transitions)
-            if transitions.count > 1, let kernel = try? await backend.livePatches() { await unloadSuperseded(kernel: kernel) }
+            if transitions.count > 1, let kernel = try? await backend.livePatches() { await unloadLeftovers(kernel: kernel) }
         case .vanished:
             record([ledger.failApply(name, reason: "the kernel dropped the patch during its transition", now: Date())])
         case .timedOut(let blockers):
@@ -98,22 +111,56 @@ extension PatchEngine {
             logger.warning("\(name): transition still running after \(seconds)s\(blocked); forcing it as force_after_timeout allows")
             do {
                 try await backend.force(name)
-                record(ledger.finishApply(name, functions: nil, now: Date()))
             } catch {
-                record([ledger.failApply(name, reason: "force failed: \(error.message)", now: Date())])
+                record([ledger.failApply(name, reason: "force failed: \(error.detail)", now: Date())])
+                return
             }
+            // The kernel ends a forced transition at its next retry, about a second later.
+            if case .interrupted = await waitForTransition(name, startedAt: Date(), done: { $0?.inTransition == false }) { return }
+            record(ledger.finishApply(name, functions: nil, now: Date()))
             return
         }
         let reason = "transition did not finish within \(seconds)s\(blocked); reverted"
         logger.warning("\(name): \(reason)", metadata: [LivepatchField.name: "\(name)"])
+        // Remembered before the kernel is touched: a restart in the middle still ends `failed`.
+        ledger.update(name) {
+            $0.desired = false
+            $0.rollbackReason = reason
+        }
+        save()
         do {
             try await backend.disable(name)
-            if case .interrupted = await waitForTransition(name, startedAt: Date(), done: { $0 == nil }) { return }
-            if await backend.isModuleLoaded(name) { try await backend.unload(name) }
-            blockingTasks[name] = nil
-            record([ledger.failApply(name, reason: reason, now: Date())])
         } catch {
-            record([ledger.failApply(name, reason: "\(reason), but rolling back failed: \(error.message)", now: Date())])
+            record([ledger.failApply(name, reason: "\(reason), but rolling back failed: \(error.detail)", now: Date())])
+            return
+        }
+        await followRollback(name)
+    }
+
+    /// Waits for a rolled-back apply to leave the kernel, removes the module, records `failed`.
+    func followRollback(_ name: String) async {
+        let reason = ledger[name]?.rollbackReason ?? "rolled back"
+        var waitFrom = Date()
+        while true {
+            switch await waitForTransition(name, startedAt: waitFrom, done: { $0 == nil }) {
+            case .interrupted:
+                return  // stopping: the record stays `applying` with its rollback, the next start finishes it
+            case .done, .vanished:
+                blockingTasks[name] = nil
+                if await backend.isModuleLoaded(name) {
+                    do { try await backend.unload(name) } catch {
+                        logger.error("\(name): rolled back but the module stays loaded: \(error.detail)")
+                    }
+                }
+                record([ledger.failApply(name, reason: reason, now: Date())])
+                return
+            case .timedOut(let blockers):
+                logger.warning(
+                    "\(name): rolling back is still running; blocked by \(Self.describe(blockers)); still waiting",
+                    metadata: [LivepatchField.name: "\(name)"])
+                if bounded { return }
+                waitFrom = Date()
+            }
         }
     }
 
@@ -124,24 +171,26 @@ extension PatchEngine {
         do {
             try await backend.disable(name)
         } catch {
-            logger.error("\(name): cannot disable: \(error.message)", metadata: [LivepatchField.name: "\(name)"])
-            record([ledger.abortRevert(name, reason: "revert failed: \(error.message)", now: Date())])
+            logger.error("\(name): cannot disable: \(error.detail)", metadata: [LivepatchField.name: "\(name)"])
+            record([ledger.abortRevert(name, reason: "revert failed: \(error.detail)", now: Date())])
             return
         }
         await followRevert(name)
     }
 
     func followRevert(_ name: String) async {
+        // The record keeps its start time, so status reports a stuck revert as degraded; the
+        // warning repeats once per transition_timeout.
+        var waitFrom = ledger[name]?.transitionStarted ?? Date()
         while true {
-            let started = ledger[name]?.transitionStarted ?? Date()
-            switch await waitForTransition(name, startedAt: started, done: { $0 == nil }) {
+            switch await waitForTransition(name, startedAt: waitFrom, done: { $0 == nil }) {
             case .interrupted:
                 return  // stopping: the record stays `reverting`, the next start finishes it
             case .done, .vanished:
                 blockingTasks[name] = nil
                 if await backend.isModuleLoaded(name) {
                     do { try await backend.unload(name) } catch {
-                        logger.error("\(name): reverted but the module stays loaded: \(error.message)")
+                        logger.error("\(name): reverted but the module stays loaded: \(error.detail)")
                     }
                 }
                 record([ledger.finishRevert(name, now: Date())])
@@ -149,15 +198,35 @@ extension PatchEngine {
             case .timedOut(let blockers):
                 // A disabled patch cannot be enabled again: the only ways out are waiting or forcing.
                 if policy.forceAfterTimeout {
-                    try? await backend.force(name)
+                    logger.warning("\(name): revert still running; forcing it as force_after_timeout allows")
+                    do { try await backend.force(name) } catch {
+                        logger.error("\(name): force failed: \(error.detail)", metadata: [LivepatchField.name: "\(name)"])
+                    }
                 } else {
                     logger.warning(
                         "\(name): revert still running after \(Int(policy.transitionTimeout.seconds))s; blocked by \(Self.describe(blockers)); still waiting",
                         metadata: [LivepatchField.name: "\(name)"])
-                    ledger.update(name) { $0.transitionStarted = Date() }
                 }
+                if bounded { return }
+                waitFrom = Date()
             }
         }
+    }
+
+    /// Waits while another livepatch is in transition; false when the daemon is stopping.
+    private func waitForOtherTransitions(than name: String) async -> Bool {
+        var logged = false
+        while !Task.isCancelled {
+            guard let busy = try? await backend.livePatches().first(where: { $0.inTransition && $0.name != name }) else {
+                return true
+            }
+            if !logged {
+                logger.info("\(name): waiting for the transition of \(busy.name) to finish before loading")
+                logged = true
+            }
+            await backend.waitForTransition(busy.name, until: ContinuousClock().now + .seconds(1))
+        }
+        return false
     }
 
     // MARK: - Waiting for the kernel
@@ -205,10 +274,12 @@ extension PatchEngine {
         }
     }
 
-    private func unloadSuperseded(kernel: [KernelPatch]) async {
+    /// Removes modules of ours the kernel no longer uses: superseded ones once the replace
+    /// transition dropped them, and any a crash left between a disable and its removal.
+    private func unloadLeftovers(kernel: [KernelPatch]) async {
         for name in ledger.unloadable(kernel: kernel) where await backend.isModuleLoaded(name) {
             do { try await backend.unload(name) } catch {
-                logger.warning("\(name): superseded but its module could not be removed: \(error.message)")
+                logger.warning("\(name): its module could not be removed: \(error.detail)")
             }
         }
     }

@@ -20,6 +20,8 @@ public actor PatchEngine {
     private var subscribers: [UUID: AsyncStream<SubscribeReply>.Continuation] = [:]
     /// Set by ``rescan()``: the worker reconciles with the kernel before its next step.
     var reconcileRequested = false
+    /// During ``start()``: a transition stuck past its timeout does not hold up READY=1.
+    var bounded = false
     private var waiter: CheckedContinuation<Void, Never>?
     private var pendingWake = false
     private var timer: Task<Void, Never>?
@@ -37,8 +39,11 @@ public actor PatchEngine {
     }
 
     /// Finds the truth before the daemon says READY=1: the kernel's view, the patch directory,
-    /// and every step that follows (desired patches re-applied after a reboot).
+    /// and every step that follows (desired patches re-applied after a reboot). A transition the
+    /// kernel keeps stuck past transition_timeout is left to the worker, so READY=1 still comes.
     public func start() async {
+        bounded = true
+        defer { bounded = false }
         await reconcile()
         await scanner.prepareDirectory(logger: logger)
         await scan()
@@ -95,8 +100,12 @@ public actor PatchEngine {
 
     var statusLine: String { ledger.summary(policy: policy, kernel: backend.support(), now: Date()).line }
 
-    public func subscribe() -> AsyncStream<SubscribeReply> {
-        let (stream, continuation) = AsyncStream.makeStream(of: SubscribeReply.self, bufferingPolicy: .bufferingOldest(4096))
+    /// Every state change from now on. A client that does not read is disconnected by the
+    /// control socket long before 4096 changes pile up; the engine's own followers never lag.
+    public func subscribe(
+        buffering: AsyncStream<SubscribeReply>.Continuation.BufferingPolicy = .bufferingOldest(4096)
+    ) -> AsyncStream<SubscribeReply> {
+        let (stream, continuation) = AsyncStream.makeStream(of: SubscribeReply.self, bufferingPolicy: buffering)
         let id = UUID()
         subscribers[id] = continuation
         continuation.onTermination = { [weak self] _ in
@@ -122,14 +131,14 @@ public actor PatchEngine {
         }
         do { try ledger.requestApply(name, runningRelease: backend.release) } catch { throw LivepatchError(error) }
         save()
-        return try await follow(name, until: .applied, orFailure: .failed, progress: progress)
+        return try await follow(name, until: .applied, progress: progress)
     }
 
     /// Reverts `name` and returns once it is reverted.
     public func revert(_ name: String, progress: @Sendable (SubscribeReply) async -> Void) async throws(LivepatchError) -> Patch {
         do { try ledger.requestRevert(name) } catch { throw LivepatchError(error) }
         save()
-        return try await follow(name, until: .reverted, orFailure: nil, progress: progress)
+        return try await follow(name, until: .reverted, progress: progress)
     }
 
     /// Reads the patch directory again now; the kernel is read again by the worker, between
@@ -141,17 +150,19 @@ public actor PatchEngine {
         return list()
     }
 
+    /// Follows `name` until its transition settles: returns on the first state that is not the
+    /// transition itself (the success state, a failure, or anything a concurrent change made).
     private func follow(
-        _ name: String, until success: PatchState, orFailure failure: PatchState?,
+        _ name: String, until success: PatchState,
         progress: @Sendable (SubscribeReply) async -> Void
     ) async throws(LivepatchError) -> Patch {
         let current = try patch(name)
         if current.state == success { return current }
-        let changes = subscribe()
+        let changes = subscribe(buffering: .unbounded)
         wake()
         for await change in changes where change.patch.name == name {
             await progress(change)
-            if change.entry.state == success || change.entry.state == failure { return change.patch }
+            if !change.entry.state.isInTransition { return change.patch }
         }
         // The stream ends when the caller went away or the daemon stops.
         return try patch(name)

@@ -40,7 +40,7 @@ extension PatchLedger {
             case (.applied, let patch?) where !patch.enabled:
                 transitions.append(beginRevert(name, now: now))
             case (.reverting, nil):
-                transitions.append(finishRevert(name, now: now))
+                transitions += finishRevert(name, now: now)
             case (.reverting, let patch?) where patch.enabled && !patch.inTransition:
                 // Died before writing `enabled`: the revert is still wanted.
                 update(name) {

@@ -4,10 +4,19 @@ import LivepatchAPI
 extension PatchLedger {
     /// The wire view of one record.
     public func patch(_ name: String, blockingTasks: [BlockingTask] = []) -> Patch? {
-        guard let record = records[name] else { return nil }
+        records[name].map { patch($0, blockingTasks: blockingTasks) }
+    }
+
+    /// The wire view of a record as it was, e.g. at one transition of several in a row.
+    public func patch(_ record: PatchRecord, blockingTasks: [BlockingTask] = []) -> Patch {
+        let name = record.name
         let d = record.descriptor
+        var reason = record.reason
+        if let upgrade = record.heldUpgrade {
+            reason = "version \(upgrade.version) arrived and waits: revert this version to apply it, or ship it as a replace patch"
+        }
         return Patch(
-            name: d.name, version: d.version, sha256: d.sha256, state: record.state, reason: record.reason,
+            name: d.name, version: d.version, sha256: d.sha256, state: record.state, reason: reason,
             replace: d.replace, kernels: d.kernels, fixes: d.fixes, since: RFC3339.string(from: record.since),
             description: d.description, desired: record.desired, functions: d.functions,
             blockingTasks: record.state.isInTransition ? blockingTasks : [],

@@ -118,8 +118,9 @@ extension PatchLedger {
         return move(name, to: ours ? .applied : .foreign, reason: reason, now: now)
     }
 
-    /// The patch left the kernel. A foreign patch is forgotten: it was never ours.
-    public mutating func finishRevert(_ name: String, now: Date) -> Transition {
+    /// The patch left the kernel. A foreign patch is forgotten: it was never ours. A new version
+    /// that waited for the name to be free is staged.
+    public mutating func finishRevert(_ name: String, now: Date) -> [Transition] {
         update(name) {
             $0.desired = false
             $0.revertRequested = false
@@ -127,8 +128,12 @@ extension PatchLedger {
             $0.transitionStarted = nil
         }
         let transition = move(name, to: .reverted, reason: nil, now: now)
+        if let upgrade = records[name]?.heldUpgrade {
+            // The version that waited for this one takes its place.
+            return [transition, set(PatchRecord(descriptor: upgrade, state: .staged, since: now), from: .reverted, now: now)]
+        }
         if records[name]?.descriptor.storedModulePath == nil { records[name] = nil }
-        return transition
+        return [transition]
     }
 
     // MARK: - Internals shared by the mutations

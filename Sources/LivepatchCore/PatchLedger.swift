@@ -57,7 +57,12 @@ public struct PatchLedger: Codable, Sendable, Equatable {
             return [set(PatchRecord(descriptor: incoming, state: arrival.state, reason: arrival.reason, since: now), from: nil, now: now)]
         }
         let sameManifest = existing.descriptor.manifestDigest == incoming.manifestDigest
-        if existing.state.isLoaded { return [] }
+        if existing.state.isLoaded {
+            if case .verified = arrival, !sameManifest, existing.heldUpgrade?.manifestDigest != incoming.manifestDigest {
+                update(incoming.name) { $0.heldUpgrade = incoming }
+            }
+            return []
+        }
         // Still incomplete after the settle timeout rejected it: it stays rejected (and
         // degraded) until its files change into something that verifies or fails otherwise.
         if existing.state == .rejected, case .incomplete = arrival { return [] }

@@ -22,6 +22,9 @@ public struct PatchRecord: Codable, Sendable, Equatable {
     /// A timed-out apply is being rolled back; the reason it will fail with. Persisted before
     /// the kernel is touched, so a restart in the middle still ends `failed`, not retried.
     public var rollbackReason: String?
+    /// A new version that arrived while this one is loaded: the kernel cannot hold two modules
+    /// of one name, so it is staged once this one is reverted.
+    public var heldUpgrade: PatchDescriptor?
 
     public var name: String { descriptor.name }
 

@@ -109,6 +109,25 @@ struct ApplyScenarioTests {
         #expect(try sandbox.patch("to_revert")?.state == .reverted)
     }
 
+    @Test("a new version of an applied patch waits for the old one to be reverted, then is applied")
+    func upgrade() async throws {
+        let sandbox = try Sandbox()
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("upgraded", version: "1"))
+        try await sandbox.waitFor("upgraded", .applied)
+        try sandbox.drop(try sandbox.bundle("upgraded", version: "2"))
+        let waiting: Patch? = try await eventually("version 2 to be announced") {
+            let patch = try sandbox.patch("upgraded")
+            return (patch?.reason?.contains("version 2 arrived and waits") == true, patch)
+        }
+        #expect(waiting?.version == "1")
+        let revert = try sandbox.lpclient("revert", "upgraded")
+        #expect(revert.status == 0, "\(revert)")
+        let applied = try await sandbox.waitFor("upgraded", .applied)
+        #expect(applied.version == "2")
+        #expect(sandbox.loadLog == ["upgraded", "upgraded"])
+    }
+
     @Test("reverting a patch with another stacked on top is refused with InvalidState naming it")
     func stacking() async throws {
         let sandbox = try Sandbox()

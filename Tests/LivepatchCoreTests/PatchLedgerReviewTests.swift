@@ -81,6 +81,21 @@ struct PatchLedgerRecoveryTests {
         #expect(l.unloadable(kernel: [KernelPatch(name: "applied_one", enabled: true, inTransition: false, functions: [])]) == ["reverted_one"])
     }
 
+    @Test("a new version of an applied patch waits, says so, and is staged once the old one is reverted")
+    func heldUpgrade() throws {
+        var l = ledger(verified("a", digest: "v1"))
+        l.applyFully("a")
+        #expect(l.arrive(verified("a", digest: "v2"), now: t0).isEmpty)
+        #expect(l.patch("a")?.reason?.contains("arrived and waits") == true)
+        try l.requestRevert("a")
+        _ = l.beginRevert("a", now: t0)
+        let transitions = l.finishRevert("a", now: t0)
+        #expect(transitions.map(\.to) == [.reverted, .staged])
+        #expect(l.patch(transitions[0].record).state == .reverted)
+        #expect(l["a"]?.descriptor.manifestDigest == "v2")
+        #expect(l["a"]?.state == .staged)
+    }
+
     @Test("a refused revert of a foreign patch leaves it foreign and not desired")
     func abortForeignRevert() throws {
         var l = PatchLedger()

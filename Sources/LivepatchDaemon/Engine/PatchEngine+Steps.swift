@@ -193,7 +193,7 @@ extension PatchEngine {
                         logger.error("\(name): reverted but the module stays loaded: \(error.detail)")
                     }
                 }
-                record([ledger.finishRevert(name, now: Date())])
+                record(ledger.finishRevert(name, now: Date()))
                 return
             case .timedOut(let blockers):
                 // A disabled patch cannot be enabled again: the only ways out are waiting or forcing.

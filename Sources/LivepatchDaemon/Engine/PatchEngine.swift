@@ -175,10 +175,9 @@ public actor PatchEngine {
         guard !transitions.isEmpty else { return }
         for transition in transitions {
             log(transition)
-            // A reverted foreign patch is forgotten at once: report it from the transition itself.
-            let patch =
-                ledger.patch(transition.name, blockingTasks: blockingTasks[transition.name] ?? [])
-                ?? Patch(name: transition.name, state: transition.to, since: RFC3339.string(from: transition.record.since))
+            // Each change as it was: a forgotten foreign patch, or a reverted one an upgrade replaced
+            // in the same step, is reported from its transition, not from the ledger now.
+            let patch = ledger.patch(transition.record, blockingTasks: blockingTasks[transition.name] ?? [])
             let entry = HistoryEntry(
                 time: patch.since, name: transition.name, version: transition.record.descriptor.version,
                 state: transition.to, reason: transition.record.reason)

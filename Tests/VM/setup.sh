@@ -12,8 +12,10 @@ set -euo pipefail
 
 cache=${LIVEPATCHD_VM_CACHE:-/var/cache/livepatchd/vm}
 suite=bookworm
-# systemd-sysv gives /sbin/init; jq lets the scenario runner check lpclient --json replies.
-rootfs_packages=systemd,systemd-sysv,kmod,jq
+# systemd-sysv gives /sbin/init; procps gives /bin/kill, which the unit's ExecReload runs (on
+# Debian it is Priority: important, so every real host has it; minbase does not); jq lets the
+# scenario runner check lpclient --json replies.
+rootfs_packages=systemd,systemd-sysv,kmod,procps,jq
 
 log() { echo "setup.sh: $*" >&2; }
 
@@ -58,9 +60,10 @@ customize_rootfs() {
     printf '127.0.0.1 localhost livepatchd-vm\n' >/etc/hosts
     : >/etc/fstab
     passwd -d root >/dev/null
-    # Nothing that wakes up by itself during the scenarios.
+    # Nothing that wakes up by itself during the scenarios. Without udev no device unit ever
+    # appears, so a getty on the serial console would hold up boot for 90 s waiting for one.
     systemctl mask apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer \
-        systemd-tmpfiles-clean.timer getty@tty1.service >/dev/null 2>&1 || true
+        systemd-tmpfiles-clean.timer getty@tty1.service serial-getty@ttyS0.service >/dev/null 2>&1 || true
     # Keep the initramfs small: it is unpacked into RAM at every boot.
     rm -rf /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* \
         /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /var/lib/apt/lists/* /var/cache/debconf/*-old

@@ -1,0 +1,227 @@
+# First boot: the daemon started by hand (systemctl start), every scenario in order; later
+# scenarios build on the kernel state earlier ones leave. Sourced by main.sh after lib.sh.
+# shellcheck shell=bash
+
+cmdline_original=$(cat /proc/cmdline)
+
+bare_insmod_timing() {
+    local started settled gone
+    started=$(now_ms)
+    insmod "$VM_DIR/modules/lp_cmdline.ko" || fail "insmod lp_cmdline.ko failed"
+    wait_for 60 klp_settled lp_cmdline || fail "lp_cmdline: transition still running after 60 s"
+    settled=$(now_ms)
+    file_has /proc/cmdline "livepatchd-test lp_cmdline v1" || fail "/proc/cmdline not patched: $(cat /proc/cmdline)"
+    echo 0 >/sys/kernel/livepatch/lp_cmdline/enabled || fail "cannot disable lp_cmdline"
+    wait_for 60 klp_gone lp_cmdline || fail "lp_cmdline: still in sysfs 60 s after disable"
+    gone=$(now_ms)
+    # The module reference is dropped just after the directory goes (klp_free_patch_finish).
+    wait_for 10 rmmod lp_cmdline 2>/dev/null || fail "rmmod lp_cmdline failed for 10 s"
+    emit "TIMING bare insmod until transition 0: $((settled - started)) ms"
+    emit "TIMING bare disable until sysfs directory gone: $((gone - settled)) ms; rmmod $(( $(now_ms) - gone )) ms later"
+    [[ $(cat /proc/cmdline) == "$cmdline_original" ]] || fail "/proc/cmdline still patched after rmmod"
+}
+
+daemon_starts() {
+    systemctl start livepatchd || fail "systemctl start livepatchd failed: $(systemctl status livepatchd --no-pager 2>&1 | tail -5)"
+    systemctl is-active -q livepatchd || fail "livepatchd is not active"
+    lp status >/dev/null || fail "lpclient status exits $? on an empty daemon"
+    [[ $(lp status --json | jq -r .backend) == kernel ]] || fail "backend is not kernel"
+}
+
+kernel_report() {
+    local status lockdown expected_lockdown
+    status=$(lp status --json) || fail "lpclient status --json failed"
+    emit "INFO kernel report: $(jq -c .kernel <<<"$status")"
+    [[ $(jq -r .kernel.release <<<"$status") == "$KERNEL_RELEASE" ]] || fail "release is not $KERNEL_RELEASE"
+    [[ $(jq -r .kernel.livepatch <<<"$status") == true ]] || fail "livepatch not reported as supported"
+    [[ $(jq -r .kernel.simulated <<<"$status") == false ]] || fail "reported as simulated"
+    local ftrace=false; [[ $(cat /proc/sys/kernel/ftrace_enabled) == 1 ]] && ftrace=true
+    [[ $(jq -r .kernel.ftrace <<<"$status") == "$ftrace" ]] || fail "ftrace is not $ftrace"
+    local enforced=false; [[ $(cat /sys/module/module/parameters/sig_enforce) == Y ]] && enforced=true
+    [[ $(jq -r .kernel.signature_enforced <<<"$status") == "$enforced" ]] || fail "signature_enforced is not $enforced"
+    [[ $(jq -r .kernel.taint <<<"$status") == "$(cat /proc/sys/kernel/tainted)" ]] ||
+        fail "taint $(jq -r .kernel.taint <<<"$status") is not $(cat /proc/sys/kernel/tainted)"
+    expected_lockdown=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/security/lockdown 2>/dev/null)
+    lockdown=$(jq -r '.kernel.lockdown // "null"' <<<"$status")
+    [[ $lockdown == "${expected_lockdown:-null}" ]] || fail "lockdown '$lockdown' is not '${expected_lockdown:-null}'"
+    lp status | grep -qF "$KERNEL_RELEASE" || fail "lpclient status does not name the kernel release"
+}
+
+apply_cmdline() {
+    local started
+    started=$(now_ms)
+    drop lp_cmdline
+    expect_state lp_cmdline applied 90
+    emit "TIMING daemon apply (bundle dropped until lpclient shows applied): $(( $(now_ms) - started )) ms"
+    klp_settled lp_cmdline || fail "/sys/kernel/livepatch/lp_cmdline not enabled and settled"
+    file_has /proc/cmdline "livepatchd-test lp_cmdline v1" || fail "/proc/cmdline not patched: $(cat /proc/cmdline)"
+    [[ $(patch_field lp_cmdline '.functions | join(",")') == "vmlinux:cmdline_proc_show" ]] ||
+        fail "functions: $(patch_field lp_cmdline '.functions | join(",")')"
+}
+
+apply_second() {
+    drop lp_uptime
+    expect_state lp_uptime applied 90
+    module_loaded lp_uptime || fail "module lp_uptime (file lp-uptime.ko) not loaded"
+    file_has /proc/uptime "livepatchd-test lp_uptime" || fail "/proc/uptime not patched"
+    state_is lp_cmdline applied || fail "lp_cmdline no longer applied"
+    lp status >/dev/null || fail "lpclient status exits $? with two patches applied"
+}
+
+status_line() {
+    local text
+    text=$(systemctl show -p StatusText --value livepatchd)
+    emit "INFO STATUS=$text"
+    [[ $text == *"2 applied"* ]] || fail "StatusText is '$text'"
+    systemctl status livepatchd --no-pager 2>&1 | grep -qF "Status: \"$text\"" ||
+        fail "systemctl status does not show the Status line"
+}
+
+revert_second() {
+    lp revert lp_uptime || fail "lpclient revert lp_uptime exits $?"
+    state_is lp_uptime reverted || fail "lp_uptime is $(patch_state lp_uptime) after revert returned"
+    klp_gone lp_uptime || fail "/sys/kernel/livepatch/lp_uptime still there"
+    ! module_loaded lp_uptime || fail "module lp_uptime still loaded after revert"
+    ! file_has /proc/uptime "livepatchd-test" || fail "/proc/uptime still patched"
+    state_is lp_cmdline applied || fail "lp_cmdline no longer applied"
+}
+
+rejected_never_inserted() {
+    drop lp_badmagic
+    drop lp_plain
+    expect_state lp_badmagic rejected 30
+    expect_state lp_plain rejected 30
+    emit "INFO lp_badmagic rejected: $(patch_field lp_badmagic .reason)"
+    emit "INFO lp_plain rejected: $(patch_field lp_plain .reason)"
+    [[ $(patch_field lp_badmagic .reason) == *"$(cat "$VM_DIR/modules/badmagic-release")"* ]] ||
+        fail "lp_badmagic reason does not name its release"
+    [[ $(patch_field lp_plain .reason) == *livepatch* ]] || fail "lp_plain reason does not mention livepatch"
+    never_inserted lp_badmagic || fail "lp_badmagic was inserted"
+    never_inserted lp_plain || fail "lp_plain was inserted"
+    ! grep -qF lp_badmagic /proc/cmdline || fail "/proc/cmdline shows lp_badmagic"
+    lp status >/dev/null; [[ $? == 1 ]] || fail "lpclient status does not exit 1 (degraded) with rejected patches"
+}
+
+foreign_left_alone() {
+    insmod "$VM_DIR/modules/lp_foreign.ko" || fail "insmod lp_foreign.ko failed"
+    wait_for 60 klp_settled lp_foreign || fail "lp_foreign transition did not finish"
+    lp rescan >/dev/null || fail "lpclient rescan exits $?"
+    expect_state lp_foreign foreign 10
+    sleep 1  # the daemon must not act on it: nothing to wait for, so look again a moment later
+    klp_settled lp_foreign || fail "lp_foreign no longer enabled"
+    state_is lp_foreign foreign || fail "lp_foreign is $(patch_state lp_foreign)"
+    file_has /proc/version "livepatchd-test lp_foreign" || fail "/proc/version not patched"
+}
+
+replace_supersedes() {
+    drop lp_replace
+    expect_state lp_replace applied 90
+    file_has /proc/cmdline "livepatchd-test lp_replace v2" || fail "/proc/cmdline: $(cat /proc/cmdline)"
+    expect_state lp_cmdline superseded 10
+    wait_for 10 eval '! module_loaded lp_cmdline' || fail "superseded lp_cmdline still loaded"
+    klp_gone lp_foreign || fail "the kernel did not replace lp_foreign"
+    module_loaded lp_foreign || fail "foreign module lp_foreign was unloaded by the daemon"
+    ! file_has /proc/version "livepatchd-test" || fail "/proc/version still patched"
+    emit "INFO lp_foreign after replace: $(patch_state lp_foreign)"
+    rmmod lp_foreign || fail "cannot rmmod lp_foreign by hand"
+}
+
+module_object() {
+    drop lp_modobj
+    expect_state lp_modobj applied 90
+    [[ $(cat /sys/kernel/livepatch/lp_modobj/lp_target/patched) == 0 ]] || fail "object lp_target patched before it loaded"
+    insmod "$VM_DIR/modules/lp_target.ko" || fail "insmod lp_target.ko failed"
+    file_has /proc/lp_target "livepatchd-test lp_modobj" || fail "/proc/lp_target: $(cat /proc/lp_target)"
+    [[ $(cat /sys/kernel/livepatch/lp_modobj/lp_target/patched) == 1 ]] || fail "object lp_target not patched"
+    state_is lp_modobj applied || fail "lp_modobj is $(patch_state lp_modobj) after lp_target loaded"
+    lp show lp_modobj >/dev/null || fail "lpclient show lp_modobj exits $?"
+    rmmod lp_target || fail "rmmod lp_target failed"
+    lp rescan >/dev/null
+    state_is lp_modobj applied || fail "lp_modobj is $(patch_state lp_modobj) after lp_target left"
+    klp_settled lp_modobj || fail "lp_modobj not enabled after lp_target left"
+    lp status >/dev/null || true
+}
+
+stall_reverted() {
+    mkdir -p /etc/livepatchd/livepatchd.toml.d
+    printf 'transition_timeout = "8s"\n' >/etc/livepatchd/livepatchd.toml.d/50-stall.toml
+    systemctl reload livepatchd || fail "systemctl reload failed"
+    insmod "$VM_DIR/modules/lp_stall_target.ko" || fail "insmod lp_stall_target.ko failed"
+    drop lp_stall
+    expect_state lp_stall applying 60
+    wait_for 5 eval '[[ $(patch_field lp_stall ".blocking_tasks | map(.comm) | join(\",\")") == *lp_stall_thread* ]]' ||
+        fail "blocking tasks: $(patch_field lp_stall .blocking_tasks)"
+    local shown
+    shown=$(lp show lp_stall)
+    emit "INFO lpclient show lp_stall during the transition: $(grep -i blocking <<<"$shown")"
+    grep -q "(lp_stall_thread)" <<<"$shown" || fail "lpclient show does not name lp_stall_thread: $shown"
+    lp status >/dev/null
+    expect_state lp_stall failed 30
+    emit "INFO lp_stall failed: $(patch_field lp_stall .reason)"
+    [[ $(patch_field lp_stall .reason) == *lp_stall_thread* ]] || fail "reason does not name the blocking task"
+    klp_gone lp_stall || fail "/sys/kernel/livepatch/lp_stall still there"
+    never_inserted lp_stall || fail "lp_stall module still loaded (forced?)"
+    echo Y >/sys/module/lp_stall_target/parameters/release
+    rmmod lp_stall_target || fail "rmmod lp_stall_target failed"
+    rm /etc/livepatchd/livepatchd.toml.d/50-stall.toml
+    systemctl reload livepatchd || fail "systemctl reload failed"
+}
+
+list_states() { lp list --json | jq -r '.patches | map("\(.name)=\(.state)") | sort | join(" ")'; }
+
+reload_restart_keep_state() {
+    local before after
+    before=$(list_states)
+    emit "INFO states: $before"
+    systemctl reload livepatchd || fail "reload failed"
+    after=$(list_states)
+    [[ $after == "$before" ]] || fail "after reload: $after"
+    systemctl restart livepatchd || fail "restart failed"
+    after=$(list_states)
+    [[ $after == "$before" ]] || fail "after restart: $after"
+    klp_settled lp_replace && klp_settled lp_modobj || fail "patches not enabled after restart"
+}
+
+journal_fields() {
+    local entries
+    entries=$(journalctl -u livepatchd -o json --no-pager)
+    [[ -n $entries ]] || fail "no journal entries for livepatchd"
+    local applied
+    applied=$(jq -c 'select(.LIVEPATCH_NAME == "lp_cmdline" and .LIVEPATCH_STATE == "applied")' <<<"$entries" | head -1)
+    [[ -n $applied ]] || fail "no entry with LIVEPATCH_NAME=lp_cmdline LIVEPATCH_STATE=applied"
+    emit "INFO journal entry: $(jq -c '{MESSAGE, MESSAGE_ID, LIVEPATCH_NAME, LIVEPATCH_STATE, LIVEPATCH_SHA256, LIVEPATCH_KERNEL, LIVEPATCH_VERSION}' <<<"$applied")"
+    [[ $(jq -r '.MESSAGE_ID // empty' <<<"$applied") =~ ^[0-9a-f]{32}$ ]] || fail "applied entry has no MESSAGE_ID"
+    [[ $(jq -r '.LIVEPATCH_KERNEL // empty' <<<"$applied") == "$KERNEL_RELEASE" ]] || fail "LIVEPATCH_KERNEL missing"
+    [[ $(jq -r '.LIVEPATCH_SHA256 // empty' <<<"$applied") =~ ^[0-9a-f]{64}$ ]] || fail "LIVEPATCH_SHA256 missing"
+    jq -e 'select(.LIVEPATCH_NAME == "lp_stall" and .LIVEPATCH_STATE == "failed" and (.LIVEPATCH_REASON // "") != "")' \
+        <<<"$entries" >/dev/null || fail "no failed entry with LIVEPATCH_REASON for lp_stall; its entries: $(
+            jq -c 'select(.LIVEPATCH_NAME == "lp_stall") | {MESSAGE, LIVEPATCH_STATE, LIVEPATCH_REASON}' <<<"$entries")"
+    jq -e 'select(.LIVEPATCH_NAME == "lp_plain" and .LIVEPATCH_STATE == "rejected")' <<<"$entries" >/dev/null ||
+        fail "no rejected entry for lp_plain"
+    local ids
+    ids=$(jq -r 'select(.MESSAGE_ID) | .MESSAGE_ID' <<<"$entries" | sort -u | wc -l)
+    emit "INFO distinct MESSAGE_IDs in the journal: $ids"
+}
+
+security_exposure() {
+    local line
+    line=$(systemd-analyze security livepatchd --no-pager 2>&1 | grep -i "overall exposure")
+    emit "INFO systemd-analyze security: $line"
+    [[ -n $line ]] || fail "no exposure line from systemd-analyze security"
+}
+
+scenario "bare insmod and disable (no daemon), for timing" bare_insmod_timing
+scenario "systemctl start livepatchd: active, kernel backend" daemon_starts
+scenario "kernel support report shows the VM kernel's real values" kernel_report
+scenario "drop a signed bundle: applied, /proc/cmdline patched" apply_cmdline
+scenario "a second patch (lp-uptime.ko, module lp_uptime): applied" apply_second
+scenario "systemctl status shows the STATUS line" status_line
+scenario "lpclient revert: effect gone, module unloaded" revert_second
+scenario "wrong vermagic and non-livepatch: rejected, never inserted" rejected_never_inserted
+scenario "a patch loaded with insmod: foreign, left alone" foreign_left_alone
+scenario "a replace patch supersedes the others" replace_supersedes
+scenario "patch of a module object: module loaded after the patch, then unloaded" module_object
+scenario "stalled transition: blocking task named, reverted after the timeout, failed" stall_reverted
+scenario "systemctl reload and restart keep the state" reload_restart_keep_state
+scenario "journalctl -o json: MESSAGE_ID and LIVEPATCH_* fields" journal_fields
+scenario "systemd-analyze security: exposure recorded" security_exposure

@@ -69,6 +69,8 @@ make_bundle lp_uptime lp-uptime.ko
 make_bundle lp_replace lp_replace.ko --replace
 make_bundle lp_modobj lp_modobj.ko
 make_bundle lp_stall lp_stall.ko
+make_bundle lp_stack lp_stack.ko
+make_bundle lp_otherkernel lp_otherkernel.ko  # for the release in its vermagic, not the VM's
 # Claims the running kernel while the module's vermagic names another release.
 make_bundle lp_badmagic lp_badmagic.ko --kernel "$VM_KERNEL_RELEASE" 2>/dev/null
 # lpbundle refuses a module without livepatch=Y, so sign that manifest with openssl

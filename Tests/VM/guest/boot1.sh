@@ -6,7 +6,7 @@ cmdline_original=$(cat /proc/cmdline)
 
 bare_insmod_timing() {
     local started settled gone
-    started=$(now_ms)
+    started=$(now_ms)  # forks, but before the transition starts
     insmod "$VM_DIR/modules/lp_cmdline.ko" || fail "insmod lp_cmdline.ko failed"
     wait_for 60 klp_settled lp_cmdline || fail "lp_cmdline: transition still running after 60 s"
     settled=$(now_ms)
@@ -14,10 +14,16 @@ bare_insmod_timing() {
     echo 0 >/sys/kernel/livepatch/lp_cmdline/enabled || fail "cannot disable lp_cmdline"
     wait_for 60 klp_gone lp_cmdline || fail "lp_cmdline: still in sysfs 60 s after disable"
     gone=$(now_ms)
-    # The module reference is dropped just after the directory goes (klp_free_patch_finish).
-    wait_for 10 rmmod lp_cmdline 2>/dev/null || fail "rmmod lp_cmdline failed for 10 s"
-    emit "TIMING bare insmod until transition 0: $((settled - started)) ms"
-    emit "TIMING bare disable until sysfs directory gone: $((gone - settled)) ms; rmmod $(( $(now_ms) - gone )) ms later"
+    # The kernel drops its module reference just after removing the directory
+    # (klp_free_patch_finish): count how often rmmod has to be tried.
+    local attempts=1
+    until rmmod lp_cmdline 2>/dev/null; do
+        ((attempts < 500)) || fail "rmmod lp_cmdline still failing after $attempts attempts"
+        attempts=$((attempts + 1))
+        nap 0.02
+    done
+    emit "TIMING bare insmod until transition 0 (first livepatch of the boot): $((settled - started)) ms"
+    emit "TIMING bare disable until sysfs directory gone: $((gone - settled)) ms; rmmod done $(( $(now_ms) - gone )) ms later, attempt $attempts"
     [[ $(cat /proc/cmdline) == "$cmdline_original" ]] || fail "/proc/cmdline still patched after rmmod"
 }
 
@@ -48,11 +54,23 @@ kernel_report() {
 }
 
 apply_cmdline() {
-    local started
+    local started settled
     started=$(now_ms)
     drop lp_cmdline
-    expect_state lp_cmdline applied 90
-    emit "TIMING daemon apply (bundle dropped until lpclient shows applied): $(( $(now_ms) - started )) ms"
+    wait_for 90 klp_settled lp_cmdline || fail "lp_cmdline not enabled and settled 90 s after the drop"
+    settled=$(now_ms)
+    expect_state lp_cmdline applied 30
+    emit "TIMING daemon apply: bundle dropped until transition 0 $((settled - started)) ms, until lpclient shows applied $(( $(now_ms) - started )) ms"
+    local stamps
+    stamps=$(journalctl -u livepatchd -o json --no-pager LIVEPATCH_NAME=lp_cmdline |
+        jq -r 'select(.LIVEPATCH_STATE == "staged" or .LIVEPATCH_STATE == "applying" or .LIVEPATCH_STATE == "applied")
+            | "\(.LIVEPATCH_STATE) \(.__MONOTONIC_TIMESTAMP)"')
+    local staged applying applied
+    staged=$(awk '$1 == "staged" { print $2; exit }' <<<"$stamps")
+    applying=$(awk '$1 == "applying" { print $2; exit }' <<<"$stamps")
+    applied=$(awk '$1 == "applied" { print $2; exit }' <<<"$stamps")
+    [[ -n $staged && -n $applying && -n $applied ]] || fail "staged/applying/applied entries missing: $stamps"
+    emit "TIMING daemon apply per the journal: staged→applying $(( (applying - staged) / 1000 )) ms, applying→applied (insert + transition) $(( (applied - applying) / 1000 )) ms"
     klp_settled lp_cmdline || fail "/sys/kernel/livepatch/lp_cmdline not enabled and settled"
     file_has /proc/cmdline "livepatchd-test lp_cmdline v1" || fail "/proc/cmdline not patched: $(cat /proc/cmdline)"
     [[ $(patch_field lp_cmdline '.functions | join(",")') == "vmlinux:cmdline_proc_show" ]] ||
@@ -86,6 +104,32 @@ revert_second() {
     state_is lp_cmdline applied || fail "lp_cmdline no longer applied"
 }
 
+stacking_enforced() {
+    drop lp_stack
+    expect_state lp_stack applied 90
+    file_has /proc/cmdline "livepatchd-test lp_stack" || fail "/proc/cmdline: $(cat /proc/cmdline)"
+    [[ $(patch_field lp_cmdline '.stacked_below | join(",")') == lp_stack ]] ||
+        fail "lp_cmdline stacked_below: $(patch_field lp_cmdline .stacked_below)"
+    local refusal
+    refusal=$(lp revert lp_cmdline 2>&1) && fail "lpclient revert lp_cmdline succeeded under lp_stack"
+    emit "INFO lpclient revert lp_cmdline under lp_stack: $refusal"
+    [[ $refusal == *lp_stack* ]] || fail "the refusal does not name lp_stack: $refusal"
+    klp_settled lp_cmdline && state_is lp_cmdline applied || fail "lp_cmdline touched by the refused revert"
+    lp revert lp_stack >/dev/null || fail "lpclient revert lp_stack exits $?"
+    ! module_loaded lp_stack || fail "module lp_stack still loaded"
+    file_has /proc/cmdline "livepatchd-test lp_cmdline v1" || fail "/proc/cmdline: $(cat /proc/cmdline)"
+}
+
+other_kernel_staged() {
+    drop lp_otherkernel
+    expect_state lp_otherkernel staged 30
+    emit "INFO lp_otherkernel: staged, reason: $(patch_field lp_otherkernel .reason)"
+    nap 1  # nothing to wait for: it must stay staged
+    state_is lp_otherkernel staged || fail "lp_otherkernel is $(patch_state lp_otherkernel)"
+    never_inserted lp_otherkernel || fail "lp_otherkernel was inserted"
+    lp status >/dev/null || fail "lpclient status exits $? with a patch staged for another kernel"
+}
+
 rejected_never_inserted() {
     drop lp_badmagic
     drop lp_plain
@@ -103,11 +147,14 @@ rejected_never_inserted() {
 }
 
 foreign_left_alone() {
+    local started
+    started=$(now_ms)
     insmod "$VM_DIR/modules/lp_foreign.ko" || fail "insmod lp_foreign.ko failed"
     wait_for 60 klp_settled lp_foreign || fail "lp_foreign transition did not finish"
+    emit "TIMING bare insmod until transition 0 (lp_foreign, later in the same boot): $(( $(now_ms) - started )) ms"
     lp rescan >/dev/null || fail "lpclient rescan exits $?"
     expect_state lp_foreign foreign 10
-    sleep 1  # the daemon must not act on it: nothing to wait for, so look again a moment later
+    nap 1  # the daemon must not act on it: nothing to wait for, so look again a moment later
     klp_settled lp_foreign || fail "lp_foreign no longer enabled"
     state_is lp_foreign foreign || fail "lp_foreign is $(patch_state lp_foreign)"
     file_has /proc/version "livepatchd-test lp_foreign" || fail "/proc/version not patched"
@@ -142,11 +189,23 @@ module_object() {
     lp status >/dev/null || true
 }
 
+# utime + stime of PID in milliseconds (USER_HZ is 100 on Debian).
+daemon_cpu_ms() {
+    local stat
+    read -r stat <"/proc/$1/stat"
+    stat=${stat##*) }
+    read -r -a fields <<<"$stat"
+    echo $(( (fields[11] + fields[12]) * 10 ))
+}
+
 stall_reverted() {
     mkdir -p /etc/livepatchd/livepatchd.toml.d
     printf 'transition_timeout = "8s"\n' >/etc/livepatchd/livepatchd.toml.d/50-stall.toml
     systemctl reload livepatchd || fail "systemctl reload failed"
     insmod "$VM_DIR/modules/lp_stall_target.ko" || fail "insmod lp_stall_target.ko failed"
+    local pid cpu_before
+    pid=$(systemctl show -p MainPID --value livepatchd)
+    cpu_before=$(daemon_cpu_ms "$pid")
     drop lp_stall
     expect_state lp_stall applying 60
     wait_for 5 eval '[[ $(patch_field lp_stall ".blocking_tasks | map(.comm) | join(\",\")") == *lp_stall_thread* ]]' ||
@@ -157,6 +216,9 @@ stall_reverted() {
     grep -q "(lp_stall_thread)" <<<"$shown" || fail "lpclient show does not name lp_stall_thread: $shown"
     lp status >/dev/null
     expect_state lp_stall failed 30
+    local cpu=$(( $(daemon_cpu_ms "$pid") - cpu_before ))
+    emit "TIMING daemon CPU time from the drop of lp_stall until it failed (an 8 s stalled transition): $cpu ms"
+    ((cpu < 4000)) || fail "livepatchd used $cpu ms of CPU following an 8 s transition: a busy loop?"
     emit "INFO lp_stall failed: $(patch_field lp_stall .reason)"
     [[ $(patch_field lp_stall .reason) == *lp_stall_thread* ]] || fail "reason does not name the blocking task"
     klp_gone lp_stall || fail "/sys/kernel/livepatch/lp_stall still there"
@@ -193,14 +255,22 @@ journal_fields() {
     [[ $(jq -r '.MESSAGE_ID // empty' <<<"$applied") =~ ^[0-9a-f]{32}$ ]] || fail "applied entry has no MESSAGE_ID"
     [[ $(jq -r '.LIVEPATCH_KERNEL // empty' <<<"$applied") == "$KERNEL_RELEASE" ]] || fail "LIVEPATCH_KERNEL missing"
     [[ $(jq -r '.LIVEPATCH_SHA256 // empty' <<<"$applied") =~ ^[0-9a-f]{64}$ ]] || fail "LIVEPATCH_SHA256 missing"
-    jq -e 'select(.LIVEPATCH_NAME == "lp_stall" and .LIVEPATCH_STATE == "failed" and (.LIVEPATCH_REASON // "") != "")' \
-        <<<"$entries" >/dev/null || fail "no failed entry with LIVEPATCH_REASON for lp_stall; its entries: $(
+    # Not jq -e: jq 1.6 sets its status from the last input, not from whether anything matched.
+    [[ -n $(jq -c 'select(.LIVEPATCH_NAME == "lp_stall" and .LIVEPATCH_STATE == "failed" and (.LIVEPATCH_REASON // "") != "")' \
+        <<<"$entries") ]] || fail "no failed entry with LIVEPATCH_REASON for lp_stall; its entries: $(
             jq -c 'select(.LIVEPATCH_NAME == "lp_stall") | {MESSAGE, LIVEPATCH_STATE, LIVEPATCH_REASON}' <<<"$entries")"
-    jq -e 'select(.LIVEPATCH_NAME == "lp_plain" and .LIVEPATCH_STATE == "rejected")' <<<"$entries" >/dev/null ||
+    [[ -n $(jq -c 'select(.LIVEPATCH_NAME == "lp_stall" and .LIVEPATCH_STATE == "applying" and (.MESSAGE | contains("lp_stall_thread")))' \
+        <<<"$entries") ]] || fail "no entry naming the task blocking lp_stall"
+    [[ -n $(jq -c 'select(.LIVEPATCH_NAME == "lp_plain" and .LIVEPATCH_STATE == "rejected")' <<<"$entries") ]] ||
         fail "no rejected entry for lp_plain"
     local ids
     ids=$(jq -r 'select(.MESSAGE_ID) | .MESSAGE_ID' <<<"$entries" | sort -u | wc -l)
     emit "INFO distinct MESSAGE_IDs in the journal: $ids"
+    ((ids >= 6)) || fail "only $ids distinct MESSAGE_IDs"
+    # The shipped catalog explains the entries (journalctl -x).
+    journalctl --update-catalog || fail "journalctl --update-catalog failed"
+    journalctl -x -u livepatchd --no-pager | grep -qF "Live patch lp_cmdline applied" ||
+        fail "journalctl -x does not show the catalog text for lp_cmdline applied"
 }
 
 security_exposure() {
@@ -217,6 +287,8 @@ scenario "drop a signed bundle: applied, /proc/cmdline patched" apply_cmdline
 scenario "a second patch (lp-uptime.ko, module lp_uptime): applied" apply_second
 scenario "systemctl status shows the STATUS line" status_line
 scenario "lpclient revert: effect gone, module unloaded" revert_second
+scenario "a patch stacked on another: reverting the lower one refused" stacking_enforced
+scenario "a patch for another kernel release: staged, never loaded" other_kernel_staged
 scenario "wrong vermagic and non-livepatch: rejected, never inserted" rejected_never_inserted
 scenario "a patch loaded with insmod: foreign, left alone" foreign_left_alone
 scenario "a replace patch supersedes the others" replace_supersedes

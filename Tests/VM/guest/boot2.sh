@@ -26,7 +26,8 @@ states_after_reboot() {
     emit "INFO states after reboot: $states"
     local expected
     for expected in lp_replace=applied lp_modobj=applied lp_cmdline=superseded lp_uptime=reverted \
-        lp_stall=failed lp_badmagic=rejected lp_plain=rejected; do
+        lp_stall=failed lp_badmagic=rejected lp_plain=rejected lp_stack=reverted \
+        lp_otherkernel=staged; do
         [[ " $states " == *" $expected "* ]] || fail "expected $expected in: $states"
     done
     never_inserted lp_stall || fail "failed lp_stall was retried after the reboot"

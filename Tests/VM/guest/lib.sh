@@ -14,7 +14,18 @@ emit() {
     printf 'livepatchd-vm: %s\n' "$*"
 }
 
-now_ms() { date +%s%3N; }
+# Waiting and reading sysfs without forking: a forked poller keeps a CPU busy, and the kernel
+# cannot check the stack of a task running on another CPU, so it would retry the transition a
+# second later and the timings would measure the poller.
+now_ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+mkfifo /run/livepatchd-vm-sleep 2>/dev/null
+exec {sleep_fd}<>/run/livepatchd-vm-sleep
+nap() { read -r -t "$1" -u "$sleep_fd" _ || true; }
+read_file() {  # FILE VAR: VAR = first line of FILE; false when unreadable
+    local -n into=$2
+    into=
+    { read -r into <"$1"; } 2>/dev/null || [[ -n $into ]]
+}
 
 # fail MESSAGE: ends the running scenario (each runs in a subshell) with MESSAGE.
 fail() {
@@ -46,11 +57,11 @@ scenario() {
 
 # wait_for SECONDS COMMAND...: true once COMMAND succeeds; false after SECONDS. Polls every 20 ms.
 wait_for() {
-    local limit=$(( $(now_ms) + $1 * 1000 ))
+    local limit=$(( ${EPOCHREALTIME/./} + $1 * 1000000 ))
     shift
     until "$@"; do
-        (( $(now_ms) < limit )) || return 1
-        sleep 0.02
+        (( ${EPOCHREALTIME/./} < limit )) || return 1
+        nap 0.02
     done
 }
 
@@ -63,8 +74,11 @@ state_is() { [[ $(patch_state "$1") == "$2" ]]; }
 
 module_loaded() { [[ -d /sys/module/$1 ]]; }
 never_inserted() { ! grep -q "^$1 " /proc/modules; }
-klp_enabled() { [[ $(cat "/sys/kernel/livepatch/$1/enabled" 2>/dev/null) == 1 ]]; }
-klp_settled() { klp_enabled "$1" && [[ $(cat "/sys/kernel/livepatch/$1/transition") == 0 ]]; }
+klp_enabled() { local value; read_file "/sys/kernel/livepatch/$1/enabled" value && [[ $value == 1 ]]; }
+klp_settled() {
+    local transition
+    klp_enabled "$1" && read_file "/sys/kernel/livepatch/$1/transition" transition && [[ $transition == 0 ]]
+}
 klp_gone() { [[ ! -e /sys/kernel/livepatch/$1 ]]; }
 
 # drop NAME: copies the signed bundle NAME into the patch directory, module last.

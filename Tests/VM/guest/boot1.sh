@@ -229,6 +229,38 @@ stall_reverted() {
     systemctl reload livepatchd || fail "systemctl reload failed"
 }
 
+# "min/median/max" of the numbers given.
+spread() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "%d/%d/%d", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
+
+apply_latency() {
+    local round started bare=() daemon=()
+    for round in 1 2 3 4 5; do
+        started=$(now_ms)
+        insmod "$VM_DIR/modules/lp_foreign.ko" || fail "insmod lp_foreign.ko failed"
+        wait_for 60 klp_settled lp_foreign || fail "lp_foreign transition did not finish"
+        bare+=($(( $(now_ms) - started )))
+        echo 0 >/sys/kernel/livepatch/lp_foreign/enabled
+        wait_for 60 klp_gone lp_foreign || fail "lp_foreign still in sysfs"
+        wait_for 10 rmmod lp_foreign 2>/dev/null || fail "cannot rmmod lp_foreign"
+    done
+    for round in 1 2 3 4 5; do
+        started=$(now_ms)
+        lp apply lp_uptime >/dev/null || fail "lpclient apply lp_uptime exits $?"
+        daemon+=($(( $(now_ms) - started )))
+        klp_settled lp_uptime || fail "lp_uptime not settled when lpclient apply returned"
+        lp revert lp_uptime >/dev/null || fail "lpclient revert lp_uptime exits $?"
+        ! module_loaded lp_uptime || fail "lp_uptime still loaded after revert"
+    done
+    emit "TIMING apply latency min/median/max over 5 rounds: bare insmod until transition 0 $(spread "${bare[@]}") ms; lpclient apply until it returns (applied) $(spread "${daemon[@]}") ms"
+    # The daemon's own view of the same rounds: applying (just before the insert) until applied.
+    local inside
+    inside=$(journalctl -u livepatchd -o json --no-pager LIVEPATCH_NAME=lp_uptime |
+        jq -r 'select(.LIVEPATCH_STATE == "applying" or .LIVEPATCH_STATE == "applied") | "\(.LIVEPATCH_STATE) \(.__MONOTONIC_TIMESTAMP)"' |
+        awk '$1 == "applying" { start = $2 } $1 == "applied" && start { print int(($2 - start) / 1000); start = 0 }' | tail -5)
+    # shellcheck disable=SC2086
+    emit "TIMING daemon applying→applied in those rounds (journal) min/median/max: $(spread $inside) ms (each: $(echo $inside))"
+}
+
 list_states() { lp list --json | jq -r '.patches | map("\(.name)=\(.state)") | sort | join(" ")'; }
 
 reload_restart_keep_state() {
@@ -294,6 +326,7 @@ scenario "a patch loaded with insmod: foreign, left alone" foreign_left_alone
 scenario "a replace patch supersedes the others" replace_supersedes
 scenario "patch of a module object: module loaded after the patch, then unloaded" module_object
 scenario "stalled transition: blocking task named, reverted after the timeout, failed" stall_reverted
+scenario "apply latency: bare insmod vs lpclient apply, 5 rounds each" apply_latency
 scenario "systemctl reload and restart keep the state" reload_restart_keep_state
 scenario "journalctl -o json: MESSAGE_ID and LIVEPATCH_* fields" journal_fields
 scenario "systemd-analyze security: exposure recorded" security_exposure

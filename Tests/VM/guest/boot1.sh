@@ -223,6 +223,65 @@ stall_reverted() {
     [[ $(patch_field lp_stall .reason) == *lp_stall_thread* ]] || fail "reason does not name the blocking task"
     klp_gone lp_stall || fail "/sys/kernel/livepatch/lp_stall still there"
     never_inserted lp_stall || fail "lp_stall module still loaded (forced?)"
+}
+
+blocked_by_stall_thread() {
+    [[ $(patch_field lp_stall '.blocking_tasks | map(.comm) | join(",")') == *lp_stall_thread* ]]
+}
+
+# Starts `lpclient apply lp_stall` in the background (an operator applying a failed or reverted
+# patch again) and waits until the transition is blocked by the helper's thread.
+apply_stall_in_background() {
+    lp apply lp_stall >/dev/null 2>&1 &
+    apply_pid=$!
+    expect_state lp_stall applying 60
+    wait_for 5 blocked_by_stall_thread || fail "blocking tasks: $(patch_field lp_stall .blocking_tasks)"
+}
+
+stall_released_applies() {
+    apply_stall_in_background
+    echo Y >/sys/module/lp_stall_target/parameters/release
+    expect_state lp_stall applied 15
+    wait "$apply_pid" || fail "lpclient apply lp_stall exits $? although the patch got applied"
+    klp_settled lp_stall || fail "lp_stall not enabled and settled"
+    [[ $(patch_field lp_stall '.blocking_tasks | length') == 0 ]] || fail "blocking tasks left: $(patch_field lp_stall .blocking_tasks)"
+    lp revert lp_stall >/dev/null || fail "lpclient revert lp_stall exits $?"
+    never_inserted lp_stall || fail "lp_stall still loaded after revert"
+}
+
+main_pid() { systemctl show -p MainPID --value livepatchd; }
+
+# The daemon stops promptly during a transition; at the next start it follows the transition
+# before READY=1 (like the re-applies after a reboot), so `systemctl restart` returns once the
+# transition is resolved: here, when its timeout, counted from the original start, expires.
+stall_restart_midway() {
+    # A fresh helper: its thread sleeps in lp_stall_wait() again.
+    rmmod lp_stall_target || fail "rmmod lp_stall_target failed"
+    insmod "$VM_DIR/modules/lp_stall_target.ko" || fail "insmod lp_stall_target.ko failed"
+    apply_stall_in_background
+    local started old_pid
+    old_pid=$(main_pid)
+    started=$(now_ms)
+    systemctl restart --no-block livepatchd || fail "systemctl restart failed"
+    wait_for 10 eval '[[ $(main_pid) != "$old_pid" && $(main_pid) != 0 ]]' || fail "livepatchd did not stop within 10 s"
+    emit "TIMING systemctl restart during a stalled transition: new daemon running after $(( $(now_ms) - started )) ms"
+    kill "$apply_pid" 2>/dev/null
+    wait "$apply_pid" 2>/dev/null
+    wait_for 10 eval 'state_is lp_stall applying && blocked_by_stall_thread' ||
+        fail "the new daemon does not show lp_stall applying and blocked: $(patch_state lp_stall) $(patch_field lp_stall .blocking_tasks)"
+    klp_enabled lp_stall || fail "lp_stall no longer enabled after the restart"
+    expect_state lp_stall failed 30
+    wait_for 10 systemctl is-active -q livepatchd || fail "livepatchd not active after the transition ended"
+    emit "INFO lp_stall failed after the restart: $(patch_field lp_stall .reason)"
+    local applying failed
+    applying=$(journalctl -u livepatchd -o json --no-pager LIVEPATCH_NAME=lp_stall LIVEPATCH_STATE=applying |
+        jq -r 'select(.MESSAGE | endswith("applying")) | .__MONOTONIC_TIMESTAMP' | tail -1)
+    failed=$(journalctl -u livepatchd -o json --no-pager LIVEPATCH_NAME=lp_stall LIVEPATCH_STATE=failed |
+        jq -r '.__MONOTONIC_TIMESTAMP' | tail -1)
+    emit "TIMING lp_stall applying until failed across the restart: $(( (failed - applying) / 1000 )) ms (timeout 8 s)"
+    (( (failed - applying) / 1000 < 11000 )) || fail "the timeout restarted with the daemon"
+    klp_gone lp_stall || fail "/sys/kernel/livepatch/lp_stall still there"
+    never_inserted lp_stall || fail "lp_stall module still loaded (forced?)"
     echo Y >/sys/module/lp_stall_target/parameters/release
     rmmod lp_stall_target || fail "rmmod lp_stall_target failed"
     rm /etc/livepatchd/livepatchd.toml.d/50-stall.toml
@@ -326,6 +385,8 @@ scenario "a patch loaded with insmod: foreign, left alone" foreign_left_alone
 scenario "a replace patch supersedes the others" replace_supersedes
 scenario "patch of a module object: module loaded after the patch, then unloaded" module_object
 scenario "stalled transition: blocking task named, reverted after the timeout, failed" stall_reverted
+scenario "stalled transition released: lpclient apply again, applied once the task leaves" stall_released_applies
+scenario "systemctl restart during a stalled transition: followed to its timeout, failed" stall_restart_midway
 scenario "apply latency: bare insmod vs lpclient apply, 5 rounds each" apply_latency
 scenario "systemctl reload and restart keep the state" reload_restart_keep_state
 scenario "journalctl -o json: MESSAGE_ID and LIVEPATCH_* fields" journal_fields

@@ -106,12 +106,14 @@ sign_manifest "$bundles/lp_plain/lp_plain.json"
 # /lib, /sbin or /bin, which are symlinks into /usr here and would be replaced).
 pack() { (cd "$1" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 | gzip -1) >"$2"; }
 
+# lpbundle stays on the host: every MiB here costs boot time (the kernel inflates it under TCG).
 tree=$work/binaries
 mkdir -p "$tree/usr/local/bin"
-for program in livepatchd lpclient lpbundle; do
+for program in livepatchd lpclient; do
     strip -o "$tree/usr/local/bin/$program" "$bin/$program"
 done
 pack "$tree" "$work/binaries.cpio.gz"
+rm -rf "$tree"
 
 overlay() {  # PHASE DIR
     local phase=$1 root=$2
@@ -151,6 +153,7 @@ boot() {  # PHASE DEADLINE_SECONDS: 0 when the boot reported END
         -display none -monitor none -nic none -no-reboot \
         -serial "file:$work/console-$phase.log" -serial "file:$work/results-$phase.log" || true
     boot_seconds[$phase]=$((SECONDS - started))
+    [[ ${LIVEPATCHD_VM_KEEP:-} == 1 ]] || rm -f "$work/initrd-$phase"
     grep -q "^END boot $phase" <(tr -d '\r' <"$work/results-$phase.log")
 }
 

@@ -176,6 +176,7 @@ replace_supersedes() {
 module_object() {
     drop lp_modobj
     expect_state lp_modobj applied 90
+    emit "INFO lpclient show lp_modobj, lp_target not loaded: $(lp show lp_modobj | grep -iE '^ *(state|functions)' | tr -s ' ' | paste -sd';')"
     [[ $(cat /sys/kernel/livepatch/lp_modobj/lp_target/patched) == 0 ]] || fail "object lp_target patched before it loaded"
     insmod "$VM_DIR/modules/lp_target.ko" || fail "insmod lp_target.ko failed"
     file_has /proc/lp_target "livepatchd-test lp_modobj" || fail "/proc/lp_target: $(cat /proc/lp_target)"

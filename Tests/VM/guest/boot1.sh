@@ -214,10 +214,19 @@ stall_reverted() {
     local shown
     shown=$(lp show lp_stall)
     emit "INFO lpclient show lp_stall during the transition: $(grep -i blocking <<<"$shown")"
+    # Rejected patches make the status degraded already; a transition within its timeout must not.
+    local problems
+    problems=$(lp status --json | jq -r '.problems | join("; ")')
+    [[ $problems != *lp_stall* ]] || fail "a transition within its timeout is a problem: $problems"
     grep -q "(lp_stall_thread)" <<<"$shown" || fail "lpclient show does not name lp_stall_thread: $shown"
-    lp status >/dev/null
+    # Another apply meanwhile waits for the transition (the kernel would answer EBUSY).
+    lp apply lp_uptime >/dev/null 2>&1 &
+    local queued=$!
     expect_state lp_stall failed 30
     local cpu=$(( $(daemon_cpu_ms "$pid") - cpu_before ))
+    wait "$queued" || fail "lpclient apply lp_uptime, queued behind the stalled transition, exits $?"
+    state_is lp_uptime applied && klp_settled lp_uptime || fail "lp_uptime is $(patch_state lp_uptime): $(patch_field lp_uptime .reason)"
+    lp revert lp_uptime >/dev/null || fail "lpclient revert lp_uptime exits $?"
     emit "TIMING daemon CPU time from the drop of lp_stall until it failed (an 8 s stalled transition): $cpu ms"
     ((cpu < 4000)) || fail "livepatchd used $cpu ms of CPU following an 8 s transition: a busy loop?"
     emit "INFO lp_stall failed: $(patch_field lp_stall .reason)"
@@ -387,7 +396,7 @@ scenario "wrong vermagic and non-livepatch: rejected, never inserted" rejected_n
 scenario "a patch loaded with insmod: foreign, left alone" foreign_left_alone
 scenario "a replace patch supersedes the others" replace_supersedes
 scenario "patch of a module object: module loaded after the patch, then unloaded" module_object
-scenario "stalled transition: blocking task named, reverted after the timeout, failed" stall_reverted
+scenario "stalled transition: blocking task named, another apply queued, reverted after the timeout, failed" stall_reverted
 scenario "stalled transition released: lpclient apply again, applied once the task leaves" stall_released_applies
 scenario "systemctl restart during a stalled transition: followed to its timeout, failed" stall_restart_midway
 scenario "apply latency: bare insmod vs lpclient apply, 5 rounds each" apply_latency

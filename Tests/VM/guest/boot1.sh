@@ -1,0 +1,405 @@
+# First boot: the daemon started by hand (systemctl start), every scenario in order; later
+# scenarios build on the kernel state earlier ones leave. Sourced by main.sh after lib.sh.
+# shellcheck shell=bash
+
+cmdline_original=$(cat /proc/cmdline)
+
+bare_insmod_timing() {
+    local started settled gone
+    started=$(now_ms)  # forks, but before the transition starts
+    insmod "$VM_DIR/modules/lp_cmdline.ko" || fail "insmod lp_cmdline.ko failed"
+    wait_for 60 klp_settled lp_cmdline || fail "lp_cmdline: transition still running after 60 s"
+    settled=$(now_ms)
+    file_has /proc/cmdline "livepatchd-test lp_cmdline v1" || fail "/proc/cmdline not patched: $(cat /proc/cmdline)"
+    echo 0 >/sys/kernel/livepatch/lp_cmdline/enabled || fail "cannot disable lp_cmdline"
+    wait_for 60 klp_gone lp_cmdline || fail "lp_cmdline: still in sysfs 60 s after disable"
+    gone=$(now_ms)
+    # The kernel drops its module reference just after removing the directory
+    # (klp_free_patch_finish): count how often rmmod has to be tried.
+    local attempts=1
+    until rmmod lp_cmdline 2>/dev/null; do
+        ((attempts < 500)) || fail "rmmod lp_cmdline still failing after $attempts attempts"
+        attempts=$((attempts + 1))
+        nap 0.02
+    done
+    emit "TIMING bare insmod until transition 0 (first livepatch of the boot): $((settled - started)) ms"
+    emit "TIMING bare disable until sysfs directory gone: $((gone - settled)) ms; rmmod done $(( $(now_ms) - gone )) ms later, attempt $attempts"
+    [[ $(cat /proc/cmdline) == "$cmdline_original" ]] || fail "/proc/cmdline still patched after rmmod"
+}
+
+daemon_starts() {
+    systemctl start livepatchd || fail "systemctl start livepatchd failed: $(systemctl status livepatchd --no-pager 2>&1 | tail -5)"
+    systemctl is-active -q livepatchd || fail "livepatchd is not active"
+    lp status >/dev/null || fail "lpclient status exits $? on an empty daemon"
+    [[ $(lp status --json | jq -r .backend) == kernel ]] || fail "backend is not kernel"
+}
+
+kernel_report() {
+    local status lockdown expected_lockdown
+    status=$(lp status --json) || fail "lpclient status --json failed"
+    emit "INFO kernel report: $(jq -c .kernel <<<"$status")"
+    [[ $(jq -r .kernel.release <<<"$status") == "$KERNEL_RELEASE" ]] || fail "release is not $KERNEL_RELEASE"
+    [[ $(jq -r .kernel.livepatch <<<"$status") == true ]] || fail "livepatch not reported as supported"
+    [[ $(jq -r .kernel.simulated <<<"$status") == false ]] || fail "reported as simulated"
+    local ftrace=false; [[ $(cat /proc/sys/kernel/ftrace_enabled) == 1 ]] && ftrace=true
+    [[ $(jq -r .kernel.ftrace <<<"$status") == "$ftrace" ]] || fail "ftrace is not $ftrace"
+    local enforced=false; [[ $(cat /sys/module/module/parameters/sig_enforce) == Y ]] && enforced=true
+    [[ $(jq -r .kernel.signature_enforced <<<"$status") == "$enforced" ]] || fail "signature_enforced is not $enforced"
+    [[ $(jq -r .kernel.taint <<<"$status") == "$(cat /proc/sys/kernel/tainted)" ]] ||
+        fail "taint $(jq -r .kernel.taint <<<"$status") is not $(cat /proc/sys/kernel/tainted)"
+    expected_lockdown=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/security/lockdown 2>/dev/null)
+    lockdown=$(jq -r '.kernel.lockdown // "null"' <<<"$status")
+    [[ $lockdown == "${expected_lockdown:-null}" ]] || fail "lockdown '$lockdown' is not '${expected_lockdown:-null}'"
+    lp status | grep -qF "$KERNEL_RELEASE" || fail "lpclient status does not name the kernel release"
+}
+
+apply_cmdline() {
+    local started settled
+    started=$(now_ms)
+    drop lp_cmdline
+    wait_for 90 klp_settled lp_cmdline || fail "lp_cmdline not enabled and settled 90 s after the drop"
+    settled=$(now_ms)
+    expect_state lp_cmdline applied 30
+    emit "TIMING daemon apply: bundle dropped until transition 0 $((settled - started)) ms, until lpclient shows applied $(( $(now_ms) - started )) ms"
+    local stamps
+    stamps=$(journalctl -u livepatchd -o json --no-pager LIVEPATCH_NAME=lp_cmdline |
+        jq -r 'select(.LIVEPATCH_STATE == "staged" or .LIVEPATCH_STATE == "applying" or .LIVEPATCH_STATE == "applied")
+            | "\(.LIVEPATCH_STATE) \(.__MONOTONIC_TIMESTAMP)"')
+    local staged applying applied
+    staged=$(awk '$1 == "staged" { print $2; exit }' <<<"$stamps")
+    applying=$(awk '$1 == "applying" { print $2; exit }' <<<"$stamps")
+    applied=$(awk '$1 == "applied" { print $2; exit }' <<<"$stamps")
+    [[ -n $staged && -n $applying && -n $applied ]] || fail "staged/applying/applied entries missing: $stamps"
+    emit "TIMING daemon apply per the journal: staged→applying $(( (applying - staged) / 1000 )) ms, applying→applied (insert + transition) $(( (applied - applying) / 1000 )) ms"
+    klp_settled lp_cmdline || fail "/sys/kernel/livepatch/lp_cmdline not enabled and settled"
+    file_has /proc/cmdline "livepatchd-test lp_cmdline v1" || fail "/proc/cmdline not patched: $(cat /proc/cmdline)"
+    [[ $(patch_field lp_cmdline '.functions | join(",")') == "vmlinux:cmdline_proc_show" ]] ||
+        fail "functions: $(patch_field lp_cmdline '.functions | join(",")')"
+}
+
+apply_second() {
+    drop lp_uptime
+    expect_state lp_uptime applied 90
+    module_loaded lp_uptime || fail "module lp_uptime (file lp-uptime.ko) not loaded"
+    file_has /proc/uptime "livepatchd-test lp_uptime" || fail "/proc/uptime not patched"
+    state_is lp_cmdline applied || fail "lp_cmdline no longer applied"
+    lp status >/dev/null || fail "lpclient status exits $? with two patches applied"
+}
+
+status_line() {
+    local text
+    text=$(systemctl show -p StatusText --value livepatchd)
+    emit "INFO STATUS=$text"
+    [[ $text == *"2 applied"* ]] || fail "StatusText is '$text'"
+    systemctl status livepatchd --no-pager 2>&1 | grep -qF "Status: \"$text\"" ||
+        fail "systemctl status does not show the Status line"
+}
+
+revert_second() {
+    lp revert lp_uptime || fail "lpclient revert lp_uptime exits $?"
+    state_is lp_uptime reverted || fail "lp_uptime is $(patch_state lp_uptime) after revert returned"
+    klp_gone lp_uptime || fail "/sys/kernel/livepatch/lp_uptime still there"
+    ! module_loaded lp_uptime || fail "module lp_uptime still loaded after revert"
+    ! file_has /proc/uptime "livepatchd-test" || fail "/proc/uptime still patched"
+    state_is lp_cmdline applied || fail "lp_cmdline no longer applied"
+}
+
+stacking_enforced() {
+    drop lp_stack
+    expect_state lp_stack applied 90
+    file_has /proc/cmdline "livepatchd-test lp_stack" || fail "/proc/cmdline: $(cat /proc/cmdline)"
+    [[ $(patch_field lp_cmdline '.stacked_below | join(",")') == lp_stack ]] ||
+        fail "lp_cmdline stacked_below: $(patch_field lp_cmdline .stacked_below)"
+    local refusal
+    refusal=$(lp revert lp_cmdline 2>&1) && fail "lpclient revert lp_cmdline succeeded under lp_stack"
+    emit "INFO lpclient revert lp_cmdline under lp_stack: $refusal"
+    [[ $refusal == *lp_stack* ]] || fail "the refusal does not name lp_stack: $refusal"
+    klp_settled lp_cmdline && state_is lp_cmdline applied || fail "lp_cmdline touched by the refused revert"
+    lp revert lp_stack >/dev/null || fail "lpclient revert lp_stack exits $?"
+    ! module_loaded lp_stack || fail "module lp_stack still loaded"
+    file_has /proc/cmdline "livepatchd-test lp_cmdline v1" || fail "/proc/cmdline: $(cat /proc/cmdline)"
+}
+
+other_kernel_staged() {
+    drop lp_otherkernel
+    expect_state lp_otherkernel staged 30
+    emit "INFO lp_otherkernel: staged, reason: $(patch_field lp_otherkernel .reason)"
+    nap 1  # nothing to wait for: it must stay staged
+    state_is lp_otherkernel staged || fail "lp_otherkernel is $(patch_state lp_otherkernel)"
+    never_inserted lp_otherkernel || fail "lp_otherkernel was inserted"
+    lp status >/dev/null || fail "lpclient status exits $? with a patch staged for another kernel"
+}
+
+rejected_never_inserted() {
+    drop lp_badmagic
+    drop lp_plain
+    expect_state lp_badmagic rejected 30
+    expect_state lp_plain rejected 30
+    emit "INFO lp_badmagic rejected: $(patch_field lp_badmagic .reason)"
+    emit "INFO lp_plain rejected: $(patch_field lp_plain .reason)"
+    [[ $(patch_field lp_badmagic .reason) == *"$(cat "$VM_DIR/modules/badmagic-release")"* ]] ||
+        fail "lp_badmagic reason does not name its release"
+    [[ $(patch_field lp_plain .reason) == *livepatch* ]] || fail "lp_plain reason does not mention livepatch"
+    never_inserted lp_badmagic || fail "lp_badmagic was inserted"
+    never_inserted lp_plain || fail "lp_plain was inserted"
+    ! grep -qF lp_badmagic /proc/cmdline || fail "/proc/cmdline shows lp_badmagic"
+    lp status >/dev/null; [[ $? == 1 ]] || fail "lpclient status does not exit 1 (degraded) with rejected patches"
+}
+
+foreign_left_alone() {
+    local started
+    started=$(now_ms)
+    insmod "$VM_DIR/modules/lp_foreign.ko" || fail "insmod lp_foreign.ko failed"
+    wait_for 60 klp_settled lp_foreign || fail "lp_foreign transition did not finish"
+    emit "TIMING bare insmod until transition 0 (lp_foreign, later in the same boot): $(( $(now_ms) - started )) ms"
+    lp rescan >/dev/null || fail "lpclient rescan exits $?"
+    expect_state lp_foreign foreign 10
+    nap 1  # the daemon must not act on it: nothing to wait for, so look again a moment later
+    klp_settled lp_foreign || fail "lp_foreign no longer enabled"
+    state_is lp_foreign foreign || fail "lp_foreign is $(patch_state lp_foreign)"
+    file_has /proc/version "livepatchd-test lp_foreign" || fail "/proc/version not patched"
+}
+
+replace_supersedes() {
+    drop lp_replace
+    expect_state lp_replace applied 90
+    file_has /proc/cmdline "livepatchd-test lp_replace v2" || fail "/proc/cmdline: $(cat /proc/cmdline)"
+    expect_state lp_cmdline superseded 10
+    wait_for 10 eval '! module_loaded lp_cmdline' || fail "superseded lp_cmdline still loaded"
+    klp_gone lp_foreign || fail "the kernel did not replace lp_foreign"
+    module_loaded lp_foreign || fail "foreign module lp_foreign was unloaded by the daemon"
+    ! file_has /proc/version "livepatchd-test" || fail "/proc/version still patched"
+    emit "INFO lp_foreign after replace: $(patch_state lp_foreign)"
+    rmmod lp_foreign || fail "cannot rmmod lp_foreign by hand"
+}
+
+module_object() {
+    drop lp_modobj
+    expect_state lp_modobj applied 90
+    emit "INFO lpclient show lp_modobj, lp_target not loaded: $(lp show lp_modobj | grep -iE '^ *(state|functions)' | tr -s ' ' | paste -sd';')"
+    [[ $(cat /sys/kernel/livepatch/lp_modobj/lp_target/patched) == 0 ]] || fail "object lp_target patched before it loaded"
+    insmod "$VM_DIR/modules/lp_target.ko" || fail "insmod lp_target.ko failed"
+    file_has /proc/lp_target "livepatchd-test lp_modobj" || fail "/proc/lp_target: $(cat /proc/lp_target)"
+    [[ $(cat /sys/kernel/livepatch/lp_modobj/lp_target/patched) == 1 ]] || fail "object lp_target not patched"
+    state_is lp_modobj applied || fail "lp_modobj is $(patch_state lp_modobj) after lp_target loaded"
+    lp show lp_modobj >/dev/null || fail "lpclient show lp_modobj exits $?"
+    rmmod lp_target || fail "rmmod lp_target failed"
+    lp rescan >/dev/null
+    state_is lp_modobj applied || fail "lp_modobj is $(patch_state lp_modobj) after lp_target left"
+    klp_settled lp_modobj || fail "lp_modobj not enabled after lp_target left"
+    lp status >/dev/null || true
+}
+
+# utime + stime of PID in milliseconds (USER_HZ is 100 on Debian).
+daemon_cpu_ms() {
+    local stat
+    read -r stat <"/proc/$1/stat"
+    stat=${stat##*) }
+    read -r -a fields <<<"$stat"
+    echo $(( (fields[11] + fields[12]) * 10 ))
+}
+
+stall_reverted() {
+    mkdir -p /etc/livepatchd/livepatchd.toml.d
+    printf 'transition_timeout = "8s"\n' >/etc/livepatchd/livepatchd.toml.d/50-stall.toml
+    systemctl reload livepatchd || fail "systemctl reload failed"
+    insmod "$VM_DIR/modules/lp_stall_target.ko" || fail "insmod lp_stall_target.ko failed"
+    local pid cpu_before
+    pid=$(systemctl show -p MainPID --value livepatchd)
+    cpu_before=$(daemon_cpu_ms "$pid")
+    drop lp_stall
+    expect_state lp_stall applying 60
+    wait_for 5 eval '[[ $(patch_field lp_stall ".blocking_tasks | map(.comm) | join(\",\")") == *lp_stall_thread* ]]' ||
+        fail "blocking tasks: $(patch_field lp_stall .blocking_tasks)"
+    local shown
+    shown=$(lp show lp_stall)
+    emit "INFO lpclient show lp_stall during the transition: $(grep -i blocking <<<"$shown")"
+    # Rejected patches make the status degraded already; a transition within its timeout must not.
+    local problems
+    problems=$(lp status --json | jq -r '.problems | join("; ")')
+    [[ $problems != *lp_stall* ]] || fail "a transition within its timeout is a problem: $problems"
+    grep -q "(lp_stall_thread)" <<<"$shown" || fail "lpclient show does not name lp_stall_thread: $shown"
+    # Another apply meanwhile waits for the transition (the kernel would answer EBUSY).
+    lp apply lp_uptime >/dev/null 2>&1 &
+    local queued=$!
+    expect_state lp_stall failed 30
+    local cpu=$(( $(daemon_cpu_ms "$pid") - cpu_before ))
+    wait "$queued" || fail "lpclient apply lp_uptime, queued behind the stalled transition, exits $?"
+    state_is lp_uptime applied && klp_settled lp_uptime || fail "lp_uptime is $(patch_state lp_uptime): $(patch_field lp_uptime .reason)"
+    lp revert lp_uptime >/dev/null || fail "lpclient revert lp_uptime exits $?"
+    emit "TIMING daemon CPU time from the drop of lp_stall until it failed (an 8 s stalled transition): $cpu ms"
+    ((cpu < 4000)) || fail "livepatchd used $cpu ms of CPU following an 8 s transition: a busy loop?"
+    emit "INFO lp_stall failed: $(patch_field lp_stall .reason)"
+    [[ $(patch_field lp_stall .reason) == *lp_stall_thread* ]] || fail "reason does not name the blocking task"
+    klp_gone lp_stall || fail "/sys/kernel/livepatch/lp_stall still there"
+    never_inserted lp_stall || fail "lp_stall module still loaded (forced?)"
+}
+
+blocked_by_stall_thread() {
+    [[ $(patch_field lp_stall '.blocking_tasks | map(.comm) | join(",")') == *lp_stall_thread* ]]
+}
+
+# Starts `lpclient apply lp_stall` in the background (an operator applying a failed or reverted
+# patch again) and waits until the transition is blocked by the helper's thread.
+apply_stall_in_background() {
+    lp apply lp_stall >/dev/null 2>&1 &
+    apply_pid=$!
+    expect_state lp_stall applying 60
+    wait_for 5 blocked_by_stall_thread || fail "blocking tasks: $(patch_field lp_stall .blocking_tasks)"
+}
+
+stall_released_applies() {
+    apply_stall_in_background
+    echo Y >/sys/module/lp_stall_target/parameters/release
+    expect_state lp_stall applied 15
+    wait "$apply_pid" || fail "lpclient apply lp_stall exits $? although the patch got applied"
+    klp_settled lp_stall || fail "lp_stall not enabled and settled"
+    [[ $(patch_field lp_stall '.blocking_tasks | length') == 0 ]] || fail "blocking tasks left: $(patch_field lp_stall .blocking_tasks)"
+    lp revert lp_stall >/dev/null || fail "lpclient revert lp_stall exits $?"
+    never_inserted lp_stall || fail "lp_stall still loaded after revert"
+}
+
+main_pid() { systemctl show -p MainPID --value livepatchd; }
+
+# The daemon stops promptly during a transition; at the next start it follows the transition
+# before READY=1 (like the re-applies after a reboot), so `systemctl restart` returns once the
+# transition is resolved: here, when its timeout, counted from the original start, expires.
+stall_restart_midway() {
+    # A fresh helper: its thread sleeps in lp_stall_wait() again.
+    rmmod lp_stall_target || fail "rmmod lp_stall_target failed"
+    insmod "$VM_DIR/modules/lp_stall_target.ko" || fail "insmod lp_stall_target.ko failed"
+    apply_stall_in_background
+    # Restart well into the transition, so a timeout that restarted with the daemon would show.
+    nap 2
+    local started old_pid
+    old_pid=$(main_pid)
+    started=$(now_ms)
+    systemctl restart --no-block livepatchd || fail "systemctl restart failed"
+    wait_for 10 eval '[[ $(main_pid) != "$old_pid" && $(main_pid) != 0 ]]' || fail "livepatchd did not stop within 10 s"
+    emit "TIMING systemctl restart during a stalled transition: new daemon running after $(( $(now_ms) - started )) ms"
+    kill "$apply_pid" 2>/dev/null
+    wait "$apply_pid" 2>/dev/null
+    wait_for 10 eval 'state_is lp_stall applying && blocked_by_stall_thread' ||
+        fail "the new daemon does not show lp_stall applying and blocked: $(patch_state lp_stall) $(patch_field lp_stall .blocking_tasks)"
+    klp_enabled lp_stall || fail "lp_stall no longer enabled after the restart"
+    expect_state lp_stall failed 30
+    wait_for 10 systemctl is-active -q livepatchd || fail "livepatchd not active after the transition ended"
+    emit "INFO lp_stall failed after the restart: $(patch_field lp_stall .reason)"
+    local applying failed
+    applying=$(journalctl -u livepatchd -o json --no-pager LIVEPATCH_NAME=lp_stall LIVEPATCH_STATE=applying |
+        jq -r 'select(.MESSAGE | endswith("applying")) | .__MONOTONIC_TIMESTAMP' | tail -1)
+    failed=$(journalctl -u livepatchd -o json --no-pager LIVEPATCH_NAME=lp_stall LIVEPATCH_STATE=failed |
+        jq -r '.__MONOTONIC_TIMESTAMP' | tail -1)
+    emit "TIMING lp_stall applying until failed across the restart: $(( (failed - applying) / 1000 )) ms (timeout 8 s)"
+    (( (failed - applying) / 1000 < 10000 )) || fail "the timeout restarted with the daemon"
+    klp_gone lp_stall || fail "/sys/kernel/livepatch/lp_stall still there"
+    never_inserted lp_stall || fail "lp_stall module still loaded (forced?)"
+    echo Y >/sys/module/lp_stall_target/parameters/release
+    rmmod lp_stall_target || fail "rmmod lp_stall_target failed"
+    rm /etc/livepatchd/livepatchd.toml.d/50-stall.toml
+    systemctl reload livepatchd || fail "systemctl reload failed"
+}
+
+# "min/median/max" of the numbers given.
+spread() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "%d/%d/%d", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
+
+apply_latency() {
+    local round started bare=() daemon=()
+    for round in 1 2 3 4 5; do
+        started=$(now_ms)
+        insmod "$VM_DIR/modules/lp_foreign.ko" || fail "insmod lp_foreign.ko failed"
+        wait_for 60 klp_settled lp_foreign || fail "lp_foreign transition did not finish"
+        bare+=($(( $(now_ms) - started )))
+        echo 0 >/sys/kernel/livepatch/lp_foreign/enabled
+        wait_for 60 klp_gone lp_foreign || fail "lp_foreign still in sysfs"
+        wait_for 10 rmmod lp_foreign 2>/dev/null || fail "cannot rmmod lp_foreign"
+    done
+    for round in 1 2 3 4 5; do
+        started=$(now_ms)
+        lp apply lp_uptime >/dev/null || fail "lpclient apply lp_uptime exits $?"
+        daemon+=($(( $(now_ms) - started )))
+        klp_settled lp_uptime || fail "lp_uptime not settled when lpclient apply returned"
+        lp revert lp_uptime >/dev/null || fail "lpclient revert lp_uptime exits $?"
+        ! module_loaded lp_uptime || fail "lp_uptime still loaded after revert"
+    done
+    emit "TIMING apply latency min/median/max over 5 rounds: bare insmod until transition 0 $(spread "${bare[@]}") ms; lpclient apply until it returns (applied) $(spread "${daemon[@]}") ms"
+    # The daemon's own view of the same rounds: applying (just before the insert) until applied.
+    local inside
+    inside=$(journalctl -u livepatchd -o json --no-pager LIVEPATCH_NAME=lp_uptime |
+        jq -r 'select(.LIVEPATCH_STATE == "applying" or .LIVEPATCH_STATE == "applied") | "\(.LIVEPATCH_STATE) \(.__MONOTONIC_TIMESTAMP)"' |
+        awk '$1 == "applying" { start = $2 } $1 == "applied" && start { print int(($2 - start) / 1000); start = 0 }' | tail -5)
+    # shellcheck disable=SC2086
+    emit "TIMING daemon applying→applied in those rounds (journal) min/median/max: $(spread $inside) ms (each: $(echo $inside))"
+}
+
+list_states() { lp list --json | jq -r '.patches | map("\(.name)=\(.state)") | sort | join(" ")'; }
+
+reload_restart_keep_state() {
+    local before after
+    before=$(list_states)
+    emit "INFO states: $before"
+    systemctl reload livepatchd || fail "reload failed"
+    after=$(list_states)
+    [[ $after == "$before" ]] || fail "after reload: $after"
+    systemctl restart livepatchd || fail "restart failed"
+    after=$(list_states)
+    [[ $after == "$before" ]] || fail "after restart: $after"
+    klp_settled lp_replace && klp_settled lp_modobj || fail "patches not enabled after restart"
+}
+
+journal_fields() {
+    local entries
+    entries=$(journalctl -u livepatchd -o json --no-pager)
+    [[ -n $entries ]] || fail "no journal entries for livepatchd"
+    local applied
+    applied=$(jq -c 'select(.LIVEPATCH_NAME == "lp_cmdline" and .LIVEPATCH_STATE == "applied")' <<<"$entries" | head -1)
+    [[ -n $applied ]] || fail "no entry with LIVEPATCH_NAME=lp_cmdline LIVEPATCH_STATE=applied"
+    emit "INFO journal entry: $(jq -c '{MESSAGE, MESSAGE_ID, LIVEPATCH_NAME, LIVEPATCH_STATE, LIVEPATCH_SHA256, LIVEPATCH_KERNEL, LIVEPATCH_VERSION}' <<<"$applied")"
+    [[ $(jq -r '.MESSAGE_ID // empty' <<<"$applied") =~ ^[0-9a-f]{32}$ ]] || fail "applied entry has no MESSAGE_ID"
+    [[ $(jq -r '.LIVEPATCH_KERNEL // empty' <<<"$applied") == "$KERNEL_RELEASE" ]] || fail "LIVEPATCH_KERNEL missing"
+    [[ $(jq -r '.LIVEPATCH_SHA256 // empty' <<<"$applied") =~ ^[0-9a-f]{64}$ ]] || fail "LIVEPATCH_SHA256 missing"
+    # Not jq -e: jq 1.6 sets its status from the last input, not from whether anything matched.
+    [[ -n $(jq -c 'select(.LIVEPATCH_NAME == "lp_stall" and .LIVEPATCH_STATE == "failed" and (.LIVEPATCH_REASON // "") != "")' \
+        <<<"$entries") ]] || fail "no failed entry with LIVEPATCH_REASON for lp_stall; its entries: $(
+            jq -c 'select(.LIVEPATCH_NAME == "lp_stall") | {MESSAGE, LIVEPATCH_STATE, LIVEPATCH_REASON}' <<<"$entries")"
+    [[ -n $(jq -c 'select(.LIVEPATCH_NAME == "lp_stall" and .LIVEPATCH_STATE == "applying" and (.MESSAGE | contains("lp_stall_thread")))' \
+        <<<"$entries") ]] || fail "no entry naming the task blocking lp_stall"
+    [[ -n $(jq -c 'select(.LIVEPATCH_NAME == "lp_plain" and .LIVEPATCH_STATE == "rejected")' <<<"$entries") ]] ||
+        fail "no rejected entry for lp_plain"
+    local ids
+    ids=$(jq -r 'select(.MESSAGE_ID) | .MESSAGE_ID' <<<"$entries" | sort -u | wc -l)
+    emit "INFO distinct MESSAGE_IDs in the journal: $ids"
+    ((ids >= 6)) || fail "only $ids distinct MESSAGE_IDs"
+    # The shipped catalog explains the entries (journalctl -x).
+    journalctl --update-catalog || fail "journalctl --update-catalog failed"
+    journalctl -x -u livepatchd --no-pager | grep -qF "Live patch lp_cmdline applied" ||
+        fail "journalctl -x does not show the catalog text for lp_cmdline applied"
+}
+
+security_exposure() {
+    local line
+    line=$(systemd-analyze security livepatchd --no-pager 2>&1 | grep -i "overall exposure")
+    emit "INFO systemd-analyze security: $line"
+    [[ -n $line ]] || fail "no exposure line from systemd-analyze security"
+}
+
+scenario "bare insmod and disable (no daemon), for timing" bare_insmod_timing
+scenario "systemctl start livepatchd: active, kernel backend" daemon_starts
+scenario "kernel support report shows the VM kernel's real values" kernel_report
+scenario "drop a signed bundle: applied, /proc/cmdline patched" apply_cmdline
+scenario "a second patch (lp-uptime.ko, module lp_uptime): applied" apply_second
+scenario "systemctl status shows the STATUS line" status_line
+scenario "lpclient revert: effect gone, module unloaded" revert_second
+scenario "a patch stacked on another: reverting the lower one refused" stacking_enforced
+scenario "a patch for another kernel release: staged, never loaded" other_kernel_staged
+scenario "wrong vermagic and non-livepatch: rejected, never inserted" rejected_never_inserted
+scenario "a patch loaded with insmod: foreign, left alone" foreign_left_alone
+scenario "a replace patch supersedes the others" replace_supersedes
+scenario "patch of a module object: module loaded after the patch, then unloaded" module_object
+scenario "stalled transition: blocking task named, another apply queued, reverted after the timeout, failed" stall_reverted
+scenario "stalled transition released: lpclient apply again, applied once the task leaves" stall_released_applies
+scenario "systemctl restart during a stalled transition: followed to its timeout, failed" stall_restart_midway
+scenario "apply latency: bare insmod vs lpclient apply, 5 rounds each" apply_latency
+scenario "systemctl reload and restart keep the state" reload_restart_keep_state
+scenario "journalctl -o json: MESSAGE_ID and LIVEPATCH_* fields" journal_fields
+scenario "systemd-analyze security: exposure recorded" security_exposure

@@ -1,0 +1,25 @@
+#!/bin/bash
+# Runs the scenarios of this boot (the phase file says which), then powers the VM off.
+# Started by livepatchd-vm.service once the system is up.
+set -uo pipefail
+source /opt/livepatchd-vm/lib.sh
+
+phase=$(cat "$VM_DIR/phase")
+trap 'systemctl poweroff --no-block' EXIT
+stty -F "$RESULTS" raw -echo 2>/dev/null
+emit "BEGIN boot $phase $(uname -r) systemd $(systemctl --version | head -1 | cut -d' ' -f2)"
+emit "TIMING boot $phase: userspace up after $(cut -d' ' -f1 /proc/uptime) s of uptime"
+
+source "$VM_DIR/boot$phase.sh"
+
+if ((failed > 0)); then
+    journalctl -u livepatchd --no-pager -o short-monotonic | tail -60 | while IFS= read -r line; do emit "JOURNAL $line"; done
+fi
+if [[ $phase == 1 ]]; then
+    # The state directory goes to the next boot, as a disk would carry it across a reboot.
+    systemctl stop livepatchd
+    emit "STATE-BEGIN"
+    tar -C /var/lib -czf - livepatchd | base64 -w 76 | sed 's/^/STATE /' >>"$RESULTS"
+    emit "STATE-END"
+fi
+emit "END boot $phase: $passed passed, $failed failed"

@@ -1,0 +1,198 @@
+#!/bin/bash
+# The VM tier: the kernel backend on a real Debian 6.1 kernel, systemd as PID 1, under
+# qemu TCG. Boots twice: the scenarios of guest/boot1.sh, then a reboot with the state
+# directory carried over (guest/boot2.sh). Prints per-scenario results and timings and
+# ends with "N passed, N failed"; exits 1 when anything failed or a boot did not finish.
+#
+# Environment:
+#   LIVEPATCHD_VM_BIN_DIR   use livepatchd, lpclient, lpbundle from here instead of building
+#                           them (they must be release builds with --static-swift-stdlib)
+#   LIVEPATCHD_VM_KEEP=1    keep the work directory (console logs, results, initramfs)
+#   LIVEPATCHD_VM_CACHE     cache directory (default /var/cache/livepatchd/vm)
+# Needs root (setup.sh installs packages; the kernel image in /boot is root's to read).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache=${LIVEPATCHD_VM_CACHE:-/var/cache/livepatchd/vm}
+boot1_deadline=${LIVEPATCHD_VM_BOOT1_TIMEOUT:-540}
+boot2_deadline=${LIVEPATCHD_VM_BOOT2_TIMEOUT:-240}
+tier_started=$SECONDS
+
+log() { echo "vm: $*" >&2; }
+
+"$here/setup.sh"
+# shellcheck source=/dev/null
+source "$cache/current.env"
+
+work=$(mktemp -d /tmp/livepatchd-vm.XXXXXX)
+[[ ${LIVEPATCHD_VM_KEEP:-} == 1 ]] || trap 'rm -rf "$work"' EXIT
+
+# --- binaries: one release build with the Swift runtime linked in (the rootfs has none).
+bin=${LIVEPATCHD_VM_BIN_DIR:-}
+if [[ -z $bin ]]; then
+    started=$SECONDS
+    (cd "$repo" && swift build -c release --static-swift-stdlib >"$work/swift-build.log" 2>&1) ||
+        { tail -30 "$work/swift-build.log" >&2; exit 1; }
+    bin=$(cd "$repo" && swift build -c release --static-swift-stdlib --show-bin-path)
+    log "release build: $((SECONDS - started)) s"
+fi
+for program in livepatchd lpclient lpbundle; do
+    [[ -x $bin/$program ]] || { log "$bin/$program missing"; exit 1; }
+done
+
+# --- test modules, cached per kernel release and module sources.
+modules_key=$( { echo "$VM_KERNEL_RELEASE"; cat "$here"/modules/Kbuild "$here"/modules/*.c "$here"/modules/build.sh; } |
+    sha256sum | cut -c1-16)
+modules=$cache/modules-$modules_key
+if [[ ! -f $modules/lp_cmdline.ko ]]; then
+    started=$SECONDS
+    "$here/modules/build.sh" "$VM_KERNEL_RELEASE" "$modules.tmp"
+    rm -rf "$modules" && mv "$modules.tmp" "$modules"
+    find "$cache" -maxdepth 1 -name 'modules-*' ! -name "modules-$modules_key" -exec rm -rf {} +
+    log "test modules built in $((SECONDS - started)) s"
+fi
+
+# --- signed bundles, with a key made for this run.
+lpbundle=$bin/lpbundle
+keys=$work/keys
+"$lpbundle" keygen --name vm-tier --out "$keys" >/dev/null
+bundles=$work/bundles
+make_bundle() {  # NAME MODULE_FILE [lpbundle create options]
+    local name=$1 module=$2
+    shift 2
+    "$lpbundle" create "$modules/$module" --key "$keys/vm-tier.key" --version 1 \
+        --description "VM tier test patch $name" --out "$bundles/$name" "$@" >/dev/null
+}
+make_bundle lp_cmdline lp_cmdline.ko --fixes CVE-0000-0001
+make_bundle lp_uptime lp-uptime.ko
+make_bundle lp_replace lp_replace.ko --replace
+make_bundle lp_modobj lp_modobj.ko
+make_bundle lp_stall lp_stall.ko
+make_bundle lp_stack lp_stack.ko
+make_bundle lp_otherkernel lp_otherkernel.ko  # for the release in its vermagic, not the VM's
+# Claims the running kernel while the module's vermagic names another release.
+make_bundle lp_badmagic lp_badmagic.ko --kernel "$VM_KERNEL_RELEASE" 2>/dev/null
+# lpbundle refuses a module without livepatch=Y, so sign that manifest with openssl
+# (Ed25519 over the manifest's exact bytes, like lpbundle; the key file holds the raw seed).
+sign_manifest() {  # MANIFEST: writes MANIFEST.sig
+    { printf '302e020100300506032b657004220420' | xxd -r -p; base64 -d <"$keys/vm-tier.key"; } |
+        openssl pkey -inform DER -out "$work/signing.pem"
+    openssl pkeyutl -sign -inkey "$work/signing.pem" -rawin -in "$1" | base64 -w0 >"$1.sig"
+    echo >>"$1.sig"
+}
+mkdir -p "$bundles/lp_plain"
+cp "$modules/lp_plain.ko" "$bundles/lp_plain/"
+cat >"$bundles/lp_plain/lp_plain.json" <<EOF
+{
+  "format": 1,
+  "name": "lp_plain",
+  "version": "1",
+  "module": "lp_plain.ko",
+  "sha256": "$(sha256sum "$modules/lp_plain.ko" | cut -d' ' -f1)",
+  "kernels": ["$VM_KERNEL_RELEASE"],
+  "replace": false,
+  "description": "VM tier test: not a livepatch module",
+  "fixes": [],
+  "created": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+}
+EOF
+sign_manifest "$bundles/lp_plain/lp_plain.json"
+"$lpbundle" verify "$bundles/lp_plain/lp_plain.json" --keys "$keys" >/dev/null 2>&1 &&
+    { log "lpbundle verify accepts a non-livepatch module"; exit 1; }
+
+# --- initramfs: the cached rootfs, then the binaries, then this boot's overlay (the kernel
+# unpacks concatenated cpio archives in order, later files winning; an overlay must not name
+# /lib, /sbin or /bin, which are symlinks into /usr here and would be replaced).
+pack() { (cd "$1" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 | gzip -1) >"$2"; }
+
+# lpbundle stays on the host: every MiB here costs boot time (the kernel inflates it under TCG).
+tree=$work/binaries
+mkdir -p "$tree/usr/local/bin"
+for program in livepatchd lpclient; do
+    strip -o "$tree/usr/local/bin/$program" "$bin/$program"
+done
+pack "$tree" "$work/binaries.cpio.gz"
+rm -rf "$tree"
+
+overlay() {  # PHASE DIR
+    local phase=$1 root=$2
+    mkdir -p "$root/etc/systemd/system/multi-user.target.wants" "$root/etc/livepatchd/keys" \
+        "$root/opt/livepatchd-vm/modules" "$root/usr/lib/systemd/catalog" \
+        "$root/usr/lib/modules/$VM_KERNEL_RELEASE"
+    cp "$repo/systemd/livepatchd.service" "$root/etc/systemd/system/"
+    cp "$repo/systemd/livepatchd.catalog" "$root/usr/lib/systemd/catalog/"
+    cp "$keys/vm-tier.pub" "$root/etc/livepatchd/keys/"
+    cat >"$root/etc/livepatchd/livepatchd.toml" <<EOF
+backend = "kernel"
+transition_timeout = "60s"
+log_level = "info"
+EOF
+    cp "$here"/guest/{lib.sh,main.sh,boot1.sh,boot2.sh} "$root/opt/livepatchd-vm/"
+    cp "$modules"/* "$root/opt/livepatchd-vm/modules/"
+    cp -r "$bundles" "$root/opt/livepatchd-vm/bundles"
+    echo "$phase" >"$root/opt/livepatchd-vm/phase"
+    cp "$here/guest/livepatchd-vm.service" "$root/etc/systemd/system/"
+    ln -s ../livepatchd-vm.service "$root/etc/systemd/system/multi-user.target.wants/livepatchd-vm.service"
+    if [[ $phase == 2 ]]; then
+        ln -s ../livepatchd.service "$root/etc/systemd/system/multi-user.target.wants/livepatchd.service"
+        mkdir -p "$root/var/lib"
+        sed -n 's/^STATE //p' "$work/results-1.log" | tr -d '\r' | base64 -d | tar -C "$root/var/lib" -xzf -
+    fi
+}
+
+boot() {  # PHASE DEADLINE_SECONDS: 0 when the boot reported END
+    local phase=$1 deadline=$2 root=$work/overlay-$1 started=$SECONDS
+    overlay "$phase" "$root"
+    pack "$root" "$work/overlay-$phase.cpio.gz"
+    cat "$VM_ROOTFS" "$work/binaries.cpio.gz" "$work/overlay-$phase.cpio.gz" >"$work/initrd-$phase"
+    : >"$work/results-$phase.log"
+    timeout --foreground "$deadline" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
+        -kernel "$VM_KERNEL_IMAGE" -initrd "$work/initrd-$phase" \
+        -append "console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4 systemd.show_status=auto" \
+        -display none -monitor none -nic none -no-reboot \
+        -serial "file:$work/console-$phase.log" -serial "file:$work/results-$phase.log" || true
+    boot_seconds[$phase]=$((SECONDS - started))
+    [[ ${LIVEPATCHD_VM_KEEP:-} == 1 ]] || rm -f "$work/initrd-$phase"
+    grep -q "^END boot $phase" <(tr -d '\r' <"$work/results-$phase.log")
+}
+
+declare -A boot_seconds
+report=$work/report
+: >"$report"
+collect() {  # PHASE
+    tr -d '\r' <"$work/results-$1.log" | grep -v '^STATE' >>"$report" || true
+}
+
+incomplete=0
+if boot 1 "$boot1_deadline"; then
+    collect 1
+    if ! boot 2 "$boot2_deadline"; then incomplete=2; fi
+    collect 2
+else
+    collect 1
+    incomplete=1
+fi
+
+passed=$(grep -c '^RESULT PASS' "$report" || true)
+failed=$(grep -c '^RESULT FAIL' "$report" || true)
+echo
+echo "VM tier on $VM_KERNEL_RELEASE (qemu TCG):"
+sed -n -e 's/^RESULT PASS \([0-9.]*\) \(.*\)/  PASS  \1 s  \2/p' -e 's/^RESULT FAIL \([0-9.]*\) \(.*\)/  FAIL  \1 s  \2/p' \
+    -e 's/^DETAIL /          /p' -e 's/^BEGIN /  -- /p' "$report"
+echo "Timings and facts:"
+sed -n -e 's/^TIMING /  /p' -e 's/^INFO /  /p' "$report"
+for phase in "${!boot_seconds[@]}"; do echo "  boot $phase wall time (qemu start to power off): ${boot_seconds[$phase]} s"; done
+echo "  VM tier wall time: $((SECONDS - tier_started)) s"
+if ((incomplete)); then
+    failed=$((failed + 1))
+    echo "boot $incomplete did not finish within its deadline or crashed; console tail:"
+    tail -40 "$work/console-$incomplete.log" | tr -d '\r' | sed 's/^/  | /'
+fi
+if grep -q '^JOURNAL' "$report"; then
+    echo "livepatchd journal (on failure):"
+    sed -n 's/^JOURNAL /  | /p' "$report"
+fi
+[[ ${LIVEPATCHD_VM_KEEP:-} == 1 ]] && echo "work directory kept: $work"
+echo "$passed passed, $failed failed"
+((failed == 0))

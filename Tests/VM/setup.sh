@@ -1,0 +1,109 @@
+#!/bin/bash
+# Prepares the VM tier: installs what it needs with apt-get and builds (once, cached) a
+# Debian bookworm rootfs with systemd as a gzip cpio initramfs for the Debian 6.1 kernel.
+# Idempotent; a second run with nothing to do takes well under a second.
+#
+# Writes $LIVEPATCHD_VM_CACHE/current.env (default /var/cache/livepatchd/vm), which run.sh
+# sources: VM_KERNEL_RELEASE, VM_KERNEL_IMAGE, VM_ROOTFS.
+#
+# LIVEPATCHD_VM_KERNEL=6.1.0-N-amd64 picks a kernel; the default is the newest installed
+# one with its headers, else the newest the mirror offers. Needs root (apt, debootstrap).
+set -euo pipefail
+
+cache=${LIVEPATCHD_VM_CACHE:-/var/cache/livepatchd/vm}
+suite=bookworm
+# systemd-sysv gives /sbin/init; procps gives /bin/kill, which the unit's ExecReload runs (on
+# Debian it is Priority: important, so every real host has it; minbase does not); jq lets the
+# scenario runner check lpclient --json replies.
+rootfs_packages=systemd,systemd-sysv,kmod,procps,jq
+
+log() { echo "setup.sh: $*" >&2; }
+
+[[ $(id -u) -eq 0 ]] || { log "must run as root (apt-get, debootstrap, reading /boot/vmlinuz-*)"; exit 1; }
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+newest_installed_kernel() {
+    dpkg-query -W -f='${Package} ${Status}\n' 'linux-headers-6.1.0-*-amd64' 2>/dev/null |
+        awk '/install ok installed/ { sub("linux-headers-", "", $1); print $1 }' |
+        while read -r release; do installed "linux-image-$release" && echo "$release"; done | sort -V | tail -1
+}
+
+newest_available_kernel() {
+    apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' |
+        awk '{ sub("linux-image-", "", $1); print $1 }' | sort -V | tail -1
+}
+
+apt_install() {
+    local missing=() package
+    for package in "$@"; do installed "$package" || missing+=("$package"); done
+    ((${#missing[@]})) || return 0
+    log "installing ${missing[*]}"
+    [[ -n ${apt_updated:-} ]] || { DEBIAN_FRONTEND=noninteractive apt-get update -qq; apt_updated=1; }
+    # INITRD=No: the kernel is booted with our own initramfs, so skip update-initramfs (~1 min).
+    DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The Debian mirror apt already uses (deb822 or one-line format): debootstrap uses the same.
+debian_mirror() {
+    local uri
+    uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+        awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }')
+    [[ -n $uri ]] || uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+        awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }')
+    echo "${uri:-http://deb.debian.org/debian}"
+}
+
+# Runs inside the debootstrapped tree (chroot), before it is packed. Part of the cache key.
+customize_rootfs() {
+    echo livepatchd-vm >/etc/hostname
+    printf '127.0.0.1 localhost livepatchd-vm\n' >/etc/hosts
+    : >/etc/fstab
+    passwd -d root >/dev/null
+    # Nothing that wakes up by itself during the scenarios. Without udev no device unit ever
+    # appears, so a getty on the serial console would hold up boot for 90 s waiting for one.
+    systemctl mask apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer \
+        systemd-tmpfiles-clean.timer getty@tty1.service serial-getty@ttyS0.service >/dev/null 2>&1 || true
+    # Keep the initramfs small: it is unpacked into RAM at every boot.
+    rm -rf /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* \
+        /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /var/lib/apt/lists/* /var/cache/debconf/*-old
+}
+
+kernel=${LIVEPATCHD_VM_KERNEL:-$(newest_installed_kernel)}
+if [[ -z $kernel ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_updated=1
+    kernel=$(newest_available_kernel)
+    [[ -n $kernel ]] || { log "no linux-image-6.1.0-*-amd64 in the apt sources"; exit 1; }
+fi
+apt_install qemu-system-x86 debootstrap cpio gzip gcc make binutils kmod \
+    "linux-image-$kernel" "linux-headers-$kernel"
+
+mirror=$(debian_mirror)
+key=$( { echo "$suite $rootfs_packages $mirror"; declare -f customize_rootfs; } | sha256sum | cut -c1-16)
+rootfs=$cache/rootfs-$key.cpio.gz
+mkdir -p "$cache/debs"
+if [[ ! -s $rootfs ]]; then
+    log "building the $suite rootfs ($rootfs) from $mirror"
+    started=$SECONDS
+    tree=$(mktemp -d "$cache/tree.XXXXXX")
+    trap 'rm -rf "$tree"' EXIT
+    debootstrap --variant=minbase --include="$rootfs_packages" --cache-dir="$cache/debs" \
+        "$suite" "$tree" "$mirror" >"$cache/debootstrap.log" 2>&1 ||
+        { tail -20 "$cache/debootstrap.log" >&2; exit 1; }
+    chroot "$tree" /bin/bash -c "$(declare -f customize_rootfs); customize_rootfs"
+    (cd "$tree" && find . -mount | LC_ALL=C sort | cpio --quiet -o -H newc | gzip -1) >"$rootfs.tmp"
+    mv "$rootfs.tmp" "$rootfs"
+    rm -rf "$tree"
+    trap - EXIT
+    # Older rootfs images are no longer referenced.
+    find "$cache" -maxdepth 1 -name 'rootfs-*.cpio.gz' ! -name "rootfs-$key.cpio.gz" -delete
+    log "rootfs built in $((SECONDS - started)) s ($(du -h "$rootfs" | cut -f1))"
+fi
+
+cat >"$cache/current.env.tmp" <<EOF
+VM_KERNEL_RELEASE=$kernel
+VM_KERNEL_IMAGE=/boot/vmlinuz-$kernel
+VM_ROOTFS=$rootfs
+EOF
+mv "$cache/current.env.tmp" "$cache/current.env"

@@ -1,0 +1,121 @@
+import Foundation
+import LivepatchAPI
+import LivepatchCore
+import Testing
+
+@testable import LivepatchDaemon
+
+/// The kernel backend against fake /sys and /proc trees laid out as Linux 6.1 lays them out.
+@Suite("Kernel backend on fake sysfs and proc")
+final class KernelBackendTests {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("lp-kb-\(UUID().uuidString.prefix(8))").path
+    var sys: String { "\(root)/sys" }
+    var proc: String { "\(root)/proc" }
+    var backend: KernelBackend { KernelBackend(sysfsRoot: sys, procRoot: proc, release: "6.1.0-56-amd64") }
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    func write(_ path: String, _ contents: String) throws {
+        try FileManager.default.createDirectory(
+            atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
+        try contents.write(toFile: path, atomically: false, encoding: .utf8)
+    }
+
+    func mkdir(_ path: String) throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+
+    /// `/sys/kernel/livepatch/<name>` with its attributes and `<object>/<function,sympos>` dirs.
+    func livepatch(_ name: String, enabled: Bool, transition: Bool, functions: [(String, String)]) throws {
+        let directory = "\(sys)/kernel/livepatch/\(name)"
+        try write("\(directory)/enabled", enabled ? "1\n" : "0\n")
+        try write("\(directory)/transition", transition ? "1\n" : "0\n")
+        try write("\(directory)/force", "")
+        for (object, function) in functions {
+            try write("\(directory)/\(object)/patched", "1\n")
+            try mkdir("\(directory)/\(object)/\(function),1")
+        }
+    }
+
+    func task(pid: Int, tid: Int, state: String, comm: String) throws {
+        try write("\(proc)/\(pid)/task/\(tid)/patch_state", "\(state)\n")
+        try write("\(proc)/\(pid)/task/\(tid)/comm", "\(comm)\n")
+    }
+
+    @Test("patches, their state and functions are read from /sys/kernel/livepatch")
+    func listing() async throws {
+        try livepatch("lp_a", enabled: true, transition: false, functions: [("vmlinux", "cmdline_proc_show")])
+        try livepatch("lp_b", enabled: false, transition: true, functions: [("lp_target", "lp_target_show"), ("vmlinux", "f")])
+        let patches = try await backend.livePatches()
+        #expect(patches == [
+            KernelPatch(name: "lp_a", enabled: true, inTransition: false, functions: ["vmlinux:cmdline_proc_show"]),
+            KernelPatch(name: "lp_b", enabled: false, inTransition: true, functions: ["lp_target:lp_target_show", "vmlinux:f"]),
+        ])
+    }
+
+    @Test("no /sys/kernel/livepatch: no patches, and the support report says livepatch is missing")
+    func unsupported() async throws {
+        try mkdir(sys)
+        #expect(try await backend.livePatches().isEmpty)
+        #expect(backend.support().livepatch == false)
+        #expect(backend.support().unsupportedReason?.contains("/sys/kernel/livepatch") == true)
+    }
+
+    @Test("disable writes 0 to enabled, force writes 1 to force")
+    func writes() async throws {
+        try livepatch("lp_a", enabled: true, transition: true, functions: [])
+        try await backend.disable("lp_a")
+        try await backend.force("lp_a")
+        // sysfs takes the written value whole; the fake is a regular file, so read the first line.
+        func value(_ attribute: String) throws -> String? {
+            try String(contentsOfFile: "\(sys)/kernel/livepatch/lp_a/\(attribute)", encoding: .utf8)
+                .split(separator: "\n").first.map(String.init)
+        }
+        #expect(try value("enabled") == "0")
+        #expect(try value("force") == "1")
+    }
+
+    @Test("writing to a patch that is gone fails with the errno in the reason")
+    func writeFails() async throws {
+        try mkdir("\(sys)/kernel/livepatch")
+        do {
+            try await backend.disable("gone")
+            Issue.record("disabling a missing patch must fail")
+        } catch {
+            #expect(error.errno == ENOENT)
+            #expect(error.detail.contains("No such file or directory"))
+        }
+    }
+
+    @Test("blocking tasks are those whose patch_state is neither -1 nor the target state")
+    func blockers() async throws {
+        try livepatch("lp_a", enabled: true, transition: true, functions: [])
+        try task(pid: 100, tid: 100, state: "0", comm: "stuck_worker")
+        try task(pid: 100, tid: 105, state: "1", comm: "switched")
+        try task(pid: 200, tid: 200, state: "-1", comm: "idle")
+        #expect(await backend.blockingTasks("lp_a") == [BlockingTask(pid: 100, comm: "stuck_worker")])
+        // Disabling reverses the target: now the switched task is the one behind.
+        try write("\(sys)/kernel/livepatch/lp_a/enabled", "0\n")
+        #expect(await backend.blockingTasks("lp_a") == [BlockingTask(pid: 105, comm: "switched")])
+    }
+
+    @Test("a module is loaded when /sys/module/<name> exists")
+    func moduleLoaded() async throws {
+        try mkdir("\(sys)/module/lp_a")
+        #expect(await backend.isModuleLoaded("lp_a"))
+        #expect(await backend.isModuleLoaded("lp_b") == false)
+    }
+
+    @Test("waiting for a transition returns as soon as transition changes, well before the deadline")
+    func waitReturnsOnChange() async throws {
+        try livepatch("lp_a", enabled: true, transition: true, functions: [])
+        let transition = "\(sys)/kernel/livepatch/lp_a/transition"
+        let clock = ContinuousClock()
+        let flip = Task {
+            try await Task.sleep(for: .milliseconds(100))
+            try "0\n".write(toFile: transition, atomically: false, encoding: .utf8)
+        }
+        let waited = await clock.measure { await backend.waitForTransition("lp_a", until: clock.now + .seconds(20)) }
+        try await flip.value
+        #expect(waited < .seconds(5), "waited \(waited)")
+        #expect(try await backend.livePatches().first?.inTransition == false)
+    }
+}

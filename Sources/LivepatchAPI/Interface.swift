@@ -52,6 +52,9 @@ public enum LivepatchInterface {
         # A task the kernel has not yet switched to the patch state of a running transition.
         type BlockingTask (pid: int, comm: string)
 
+        # An object of a loaded patch: vmlinux, or a module (patched only while it is loaded).
+        type PatchObject (name: string, patched: bool)
+
         type Patch (
           name: string,
           version: string,
@@ -70,7 +73,9 @@ public enum LivepatchInterface {
           functions: []string,
           blocking_tasks: []BlockingTask,
           # patches stacked on top of this one
-          stacked_below: []string
+          stacked_below: []string,
+          # the kernel's view of each object of a loaded patch, read when asked
+          objects: []PatchObject
         )
 
         type KernelSupport (

@@ -21,12 +21,14 @@ public struct Patch: Codable, Sendable, Equatable {
     public var blockingTasks: [BlockingTask]
     /// Patches stacked on top of this one (enabled later, sharing a function).
     public var stackedBelow: [String]
+    /// What the kernel reports for each object (vmlinux or a module) of a loaded patch, now.
+    public var objects: [PatchObject]
 
     public init(
         name: String, version: String = "", sha256: String = "", state: PatchState, reason: String? = nil,
         replace: Bool = false, kernels: [String] = [], fixes: [String] = [], since: String,
         description: String? = nil, desired: Bool = false, functions: [String] = [],
-        blockingTasks: [BlockingTask] = [], stackedBelow: [String] = []
+        blockingTasks: [BlockingTask] = [], stackedBelow: [String] = [], objects: [PatchObject] = []
     ) {
         self.name = name
         self.version = version
@@ -42,6 +44,20 @@ public struct Patch: Codable, Sendable, Equatable {
         self.functions = functions
         self.blockingTasks = blockingTasks
         self.stackedBelow = stackedBelow
+        self.objects = objects
+    }
+}
+
+/// One object a patch applies to: `vmlinux`, or a module, which is patched only while loaded
+/// (the kernel patches it as it loads).
+public struct PatchObject: Codable, Sendable, Equatable {
+    public var name: String
+    /// `/sys/kernel/livepatch/<patch>/<object>/patched`.
+    public var patched: Bool
+
+    public init(name: String, patched: Bool) {
+        self.name = name
+        self.patched = patched
     }
 }
 

@@ -87,11 +87,14 @@ public struct KernelPatch: Sendable, Equatable {
     /// `/sys/kernel/livepatch/<name>/transition`.
     public var inTransition: Bool
     public var functions: [String]
+    /// `<object>/patched` of each object.
+    public var objects: [PatchObject]
 
-    public init(name: String, enabled: Bool, inTransition: Bool, functions: [String]) {
+    public init(name: String, enabled: Bool, inTransition: Bool, functions: [String], objects: [PatchObject] = []) {
         self.name = name
         self.enabled = enabled
         self.inTransition = inTransition
         self.functions = functions
+        self.objects = objects
     }
 }

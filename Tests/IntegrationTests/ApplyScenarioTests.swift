@@ -45,6 +45,8 @@ struct ApplyScenarioTests {
         let decoded = try LivepatchInterface.makeDecoder().decode(PatchListReply.self, from: Data(json.stdout.utf8))
         #expect(decoded.patches.map(\.name) == ["fix_one"])
         #expect(decoded.patches.first?.fixes == ["CVE-2026-0001"])
+        #expect(decoded.patches.first?.objects == [PatchObject(name: "vmlinux", patched: true)])
+        #expect(try sandbox.lpclient("show", "fix_one").stdout.contains("vmlinux (patched)"))
     }
 
     @Test("a consistent bundle for another kernel release stays staged and is never loaded")

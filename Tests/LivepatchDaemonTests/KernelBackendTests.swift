@@ -24,13 +24,15 @@ final class KernelBackendTests {
     func mkdir(_ path: String) throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
 
     /// `/sys/kernel/livepatch/<name>` with its attributes and `<object>/<function,sympos>` dirs.
-    func livepatch(_ name: String, enabled: Bool, transition: Bool, functions: [(String, String)]) throws {
+    func livepatch(
+        _ name: String, enabled: Bool, transition: Bool, functions: [(String, String)], unloaded: Set<String> = []
+    ) throws {
         let directory = "\(sys)/kernel/livepatch/\(name)"
         try write("\(directory)/enabled", enabled ? "1\n" : "0\n")
         try write("\(directory)/transition", transition ? "1\n" : "0\n")
         try write("\(directory)/force", "")
         for (object, function) in functions {
-            try write("\(directory)/\(object)/patched", "1\n")
+            try write("\(directory)/\(object)/patched", unloaded.contains(object) ? "0\n" : "1\n")
             try mkdir("\(directory)/\(object)/\(function),1")
         }
     }
@@ -43,11 +45,17 @@ final class KernelBackendTests {
     @Test("patches, their state and functions are read from /sys/kernel/livepatch")
     func listing() async throws {
         try livepatch("lp_a", enabled: true, transition: false, functions: [("vmlinux", "cmdline_proc_show")])
-        try livepatch("lp_b", enabled: false, transition: true, functions: [("lp_target", "lp_target_show"), ("vmlinux", "f")])
+        try livepatch(
+            "lp_b", enabled: false, transition: true, functions: [("lp_target", "lp_target_show"), ("vmlinux", "f")],
+            unloaded: ["lp_target"])
         let patches = try await backend.livePatches()
         #expect(patches == [
-            KernelPatch(name: "lp_a", enabled: true, inTransition: false, functions: ["vmlinux:cmdline_proc_show"]),
-            KernelPatch(name: "lp_b", enabled: false, inTransition: true, functions: ["lp_target:lp_target_show", "vmlinux:f"]),
+            KernelPatch(
+                name: "lp_a", enabled: true, inTransition: false, functions: ["vmlinux:cmdline_proc_show"],
+                objects: [PatchObject(name: "vmlinux", patched: true)]),
+            KernelPatch(
+                name: "lp_b", enabled: false, inTransition: true, functions: ["lp_target:lp_target_show", "vmlinux:f"],
+                objects: [PatchObject(name: "lp_target", patched: false), PatchObject(name: "vmlinux", patched: true)]),
         ])
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LivepatchAPI
 import LivepatchCore
 import Testing
 
@@ -53,7 +54,11 @@ final class SimulatedKernelTests {
         try inject("transition-delay", "0.2")
         let path = try module("a", functions: "vmlinux:f,vmlinux:g")
         try await kernel.load(modulePath: path, name: "a")
-        #expect(try await patch("a") == KernelPatch(name: "a", enabled: true, inTransition: true, functions: ["vmlinux:f", "vmlinux:g"]))
+        #expect(
+            try await patch("a")
+                == KernelPatch(
+                    name: "a", enabled: true, inTransition: true, functions: ["vmlinux:f", "vmlinux:g"],
+                    objects: [PatchObject(name: "vmlinux", patched: true)]))
         try await waitForTransitionEnd("a")
         #expect(try await patch("a")?.inTransition == false)
         await #expect(throws: BackendError.self) { try await kernel.load(modulePath: path, name: "a") }

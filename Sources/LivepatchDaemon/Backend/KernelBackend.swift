@@ -34,7 +34,9 @@ public struct KernelBackend: PatchBackend {
             guard let enabled = attribute(directory, "enabled"), let transition = attribute(directory, "transition") else {
                 return nil  // gone between the listing and the read: the transition ended
             }
-            return KernelPatch(name: name, enabled: enabled == "1", inTransition: transition == "1", functions: functions(directory))
+            return KernelPatch(
+                name: name, enabled: enabled == "1", inTransition: transition == "1", functions: functions(directory),
+                objects: objects(directory))
         }
     }
 
@@ -48,6 +50,14 @@ public struct KernelBackend: PatchBackend {
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(object)")) ?? []
             return entries.filter { $0.contains(",") }.map { "\(object):\($0.split(separator: ",")[0])" }
         }.sorted()
+    }
+
+    /// `<patch>/<object>/patched`: 0 for a module object that is not loaded (yet).
+    private func objects(_ directory: String) -> [PatchObject] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return entries.sorted().compactMap { object in
+            attribute("\(directory)/\(object)", "patched").map { PatchObject(name: object, patched: $0 == "1") }
+        }
     }
 
     private func attribute(_ directory: String, _ name: String) -> String? {

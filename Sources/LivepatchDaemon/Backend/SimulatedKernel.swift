@@ -47,7 +47,11 @@ public struct SimulatedKernel: PatchBackend {
     public func livePatches() async throws(BackendError) -> [KernelPatch] {
         try withState { state in
             state.modules.values.filter(\.inSysfs).map {
-                KernelPatch(name: $0.name, enabled: $0.enabled, inTransition: $0.transitionEnd != nil, functions: $0.functions)
+                // The simulated kernel has no other modules: every object counts as patched.
+                let objects = Set($0.functions.compactMap { $0.split(separator: ":").first.map(String.init) })
+                return KernelPatch(
+                    name: $0.name, enabled: $0.enabled, inTransition: $0.transitionEnd != nil, functions: $0.functions,
+                    objects: objects.sorted().map { PatchObject(name: $0, patched: true) })
             }
         }
     }

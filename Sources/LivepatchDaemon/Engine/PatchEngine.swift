@@ -80,10 +80,26 @@ public actor PatchEngine {
 
     // MARK: - Reading
 
-    public func list() -> [Patch] { ledger.patches.map(withBlockers) }
+    public func list() async -> [Patch] {
+        let objects = await liveObjects()
+        return ledger.patches.map { withLive($0, objects) }
+    }
 
-    public func patch(_ name: String) throws(LivepatchError) -> Patch {
-        guard let patch = ledger.patch(name, blockingTasks: blockingTasks[name] ?? []) else { throw .noSuchPatch(name) }
+    public func patch(_ name: String) async throws(LivepatchError) -> Patch {
+        guard let patch = ledger.patch(name) else { throw .noSuchPatch(name) }
+        return withLive(patch, await liveObjects())
+    }
+
+    /// Each loaded patch's objects as the kernel reports them right now: a module object can be
+    /// loaded or removed at any time without the daemon being told.
+    private func liveObjects() async -> [String: [PatchObject]] {
+        guard let patches = try? await backend.livePatches() else { return [:] }
+        return Dictionary(patches.map { ($0.name, $0.objects) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    private func withLive(_ patch: Patch, _ objects: [String: [PatchObject]]) -> Patch {
+        var patch = withBlockers(patch)
+        if patch.state.isLoaded || patch.state == .superseded { patch.objects = objects[patch.name] ?? [] }
         return patch
     }
 
@@ -147,7 +163,7 @@ public actor PatchEngine {
         reconcileRequested = true
         await scan()
         wake()
-        return list()
+        return await list()
     }
 
     /// Follows `name` until its transition settles: returns on the first state that is not the
@@ -156,7 +172,7 @@ public actor PatchEngine {
         _ name: String, until success: PatchState,
         progress: @Sendable (SubscribeReply) async -> Void
     ) async throws(LivepatchError) -> Patch {
-        let current = try patch(name)
+        let current = try await patch(name)
         if current.state == success { return current }
         let changes = subscribe(buffering: .unbounded)
         wake()
@@ -165,7 +181,7 @@ public actor PatchEngine {
             if !change.entry.state.isInTransition { return change.patch }
         }
         // The stream ends when the caller went away or the daemon stops.
-        return try patch(name)
+        return try await patch(name)
     }
 
     // MARK: - Recording changes
@@ -227,6 +243,6 @@ extension PatchEngine {
     func rescanDirectory() async -> [Patch] {
         await scan()
         wake()
-        return list()
+        return await list()
     }
 }

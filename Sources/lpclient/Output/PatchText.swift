@@ -38,6 +38,7 @@ enum PatchText {
             ("Description", patch.description ?? "-"),
             ("SHA-256", patch.sha256.isEmpty ? "-" : patch.sha256),
             ("Functions", list(patch.functions)),
+            ("Objects", list(patch.objects.map { $0.patched ? "\($0.name) (patched)" : "\($0.name) (not loaded: patched when it loads)" })),
             ("Blocking tasks", list(blocking)),
             ("Stacked on top", patch.stackedBelow.isEmpty ? "-" : list(patch.stackedBelow) + " (revert those first)"),
         ]

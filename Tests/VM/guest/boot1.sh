@@ -178,15 +178,17 @@ module_object() {
     expect_state lp_modobj applied 90
     emit "INFO lpclient show lp_modobj, lp_target not loaded: $(lp show lp_modobj | grep -iE '^ *(state|functions)' | tr -s ' ' | paste -sd';')"
     [[ $(cat /sys/kernel/livepatch/lp_modobj/lp_target/patched) == 0 ]] || fail "object lp_target patched before it loaded"
+    lp show lp_modobj | grep -q "lp_target (not loaded: patched when it loads)" || fail "lpclient show lp_modobj does not say lp_target is not loaded: $(lp show lp_modobj | grep -i objects)"
     insmod "$VM_DIR/modules/lp_target.ko" || fail "insmod lp_target.ko failed"
     file_has /proc/lp_target "livepatchd-test lp_modobj" || fail "/proc/lp_target: $(cat /proc/lp_target)"
     [[ $(cat /sys/kernel/livepatch/lp_modobj/lp_target/patched) == 1 ]] || fail "object lp_target not patched"
     state_is lp_modobj applied || fail "lp_modobj is $(patch_state lp_modobj) after lp_target loaded"
-    lp show lp_modobj >/dev/null || fail "lpclient show lp_modobj exits $?"
+    lp show lp_modobj | grep -q "lp_target (patched)" || fail "lpclient show lp_modobj does not say lp_target is patched: $(lp show lp_modobj | grep -i objects)"
     rmmod lp_target || fail "rmmod lp_target failed"
     lp rescan >/dev/null
     state_is lp_modobj applied || fail "lp_modobj is $(patch_state lp_modobj) after lp_target left"
     klp_settled lp_modobj || fail "lp_modobj not enabled after lp_target left"
+    lp show lp_modobj | grep -q "lp_target (not loaded: patched when it loads)" || fail "lpclient show lp_modobj after rmmod lp_target: $(lp show lp_modobj | grep -i objects)"
     lp status >/dev/null || true
 }
 

@@ -176,7 +176,7 @@ replace_supersedes() {
 module_object() {
     drop lp_modobj
     expect_state lp_modobj applied 90
-    emit "INFO lpclient show lp_modobj, lp_target not loaded: $(lp show lp_modobj | grep -iE '^ *(state|functions)' | tr -s ' ' | paste -sd';')"
+    emit "INFO lpclient show lp_modobj, lp_target not loaded: $(lp show lp_modobj | grep -iE '^ *(state|functions|objects)' | tr -s ' ' | paste -sd';')"
     [[ $(cat /sys/kernel/livepatch/lp_modobj/lp_target/patched) == 0 ]] || fail "object lp_target patched before it loaded"
     lp show lp_modobj | grep -q "lp_target (not loaded: patched when it loads)" || fail "lpclient show lp_modobj does not say lp_target is not loaded: $(lp show lp_modobj | grep -i objects)"
     insmod "$VM_DIR/modules/lp_target.ko" || fail "insmod lp_target.ko failed"

@@ -63,7 +63,9 @@ final class TemporaryDirectory {
 final class SilentListener {
     let fd: Int32
 
-    init(path: String) throws {
+    /// `listening: false` binds without listen(2): connecting is refused (ECONNREFUSED) for as
+    /// long as the socket exists, with no window in which a forked child still holds a listener.
+    init(path: String, listening: Bool = true) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         try #require(fd >= 0)
         var address = sockaddr_un()
@@ -79,7 +81,7 @@ final class SilentListener {
             }
         }
         try #require(bound == 0, "bind: errno \(errno)")
-        try #require(listen(fd, 8) == 0)
+        if listening { try #require(listen(fd, 8) == 0) }
     }
 
     deinit { close(fd) }

@@ -165,10 +165,11 @@ struct VarlinkClientConnectTests {
     func deadSocket() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path + "/dead"
-        do { _ = try SilentListener(path: path) }  // bound, then closed: the file stays, nobody listens
+        let socket = try SilentListener(path: path, listening: false)  // the file exists, nobody listens
         #expect(throws: VarlinkClientError.unreachable(path: path, errno: ECONNREFUSED)) {
             try VarlinkClient(socketPath: path)
         }
+        withExtendedLifetime(socket) {}
     }
 
     @Test("a path through a regular file is unreachable (ENOTDIR)")

@@ -23,13 +23,10 @@ extension PatchLedger {
             stackedBelow: stackedAbove(name))
     }
 
-    public var patches: [Patch] { records.keys.sorted().compactMap { patch($0) } }
-
     /// The `STATUS=` line and what makes `lpclient status` exit 1.
     public func summary(policy: Policy, kernel: KernelSupport, now: Date) -> (line: String, problems: [String]) {
-        var counts: [PatchState: Int] = [:]
-        for record in records.values { counts[record.state, default: 0] += 1 }
-        let parts = PatchState.allCases.compactMap { state in counts[state].map { "\($0) \(state.rawValue)" } }
+        let counts = counts()
+        let parts = PatchState.allCases.compactMap { state in counts[state.rawValue].map { "\($0) \(state.rawValue)" } }
         var line = parts.isEmpty ? "no patches" : parts.joined(separator: ", ")
         if let unsupported = kernel.unsupportedReason { line += "; nothing can be applied: \(unsupported)" }
 

@@ -71,11 +71,6 @@ struct ControlService: VarlinkRequestHandler {
     }
 
     private func send(_ error: LivepatchError, to replies: VarlinkReplySink) async {
-        if case .invalidParameter = error.code {
-            await replies.send(.error(.invalidParameter, parameters: error.parameters.mapValues { .string($0) }))
-            return
-        }
-        await replies.send(
-            VarlinkReply(parameters: error.parameters.mapValues { .string($0) }, error: error.code.varlinkName.rawValue))
+        await replies.send(.error(error.code.varlinkName, parameters: error.parameters.mapValues { .string($0) }))
     }
 }

@@ -1,7 +1,9 @@
 import LivepatchAPI
 import LivepatchCore
+import Varlink
 
-/// The one error type of the daemon's API: each code is one `io.livepatchd.*` Varlink error.
+/// The one error type of the daemon's API: each code is one Varlink error, an `io.livepatchd.*`
+/// one except for a missing parameter, which is the standard `org.varlink.service` error.
 public struct LivepatchError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: Sendable, Equatable {
         case noSuchPatch
@@ -12,14 +14,14 @@ public struct LivepatchError: Error, Sendable, Equatable, CustomStringConvertibl
         /// A call without a required parameter: `org.varlink.service.InvalidParameter`.
         case invalidParameter
 
-        public var varlinkName: LivepatchErrorName {
+        public var varlinkName: String {
             switch self {
-            case .invalidParameter: .failed
-            case .noSuchPatch: .noSuchPatch
-            case .permissionDenied: .permissionDenied
-            case .invalidState: .invalidState
-            case .notSupported: .notSupported
-            case .failed: .failed
+            case .invalidParameter: VarlinkService.ErrorName.invalidParameter.rawValue
+            case .noSuchPatch: LivepatchErrorName.noSuchPatch.rawValue
+            case .permissionDenied: LivepatchErrorName.permissionDenied.rawValue
+            case .invalidState: LivepatchErrorName.invalidState.rawValue
+            case .notSupported: LivepatchErrorName.notSupported.rawValue
+            case .failed: LivepatchErrorName.failed.rawValue
             }
         }
     }
@@ -34,7 +36,7 @@ public struct LivepatchError: Error, Sendable, Equatable, CustomStringConvertibl
     }
 
     public var description: String {
-        "\(code.varlinkName.rawValue) " + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        "\(code.varlinkName) " + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
 
     static func invalidParameter(_ parameter: String) -> LivepatchError { .init(.invalidParameter, ["parameter": parameter]) }

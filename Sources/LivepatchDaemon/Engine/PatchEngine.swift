@@ -82,12 +82,12 @@ public actor PatchEngine {
 
     public func list() async -> [Patch] {
         let objects = await liveObjects()
-        return ledger.patches.map { withLive($0, objects) }
+        return ledger.records.keys.sorted().compactMap { name in ledger[name].map { view($0, objects: objects) } }
     }
 
     public func patch(_ name: String) async throws(LivepatchError) -> Patch {
-        guard let patch = ledger.patch(name) else { throw .noSuchPatch(name) }
-        return withLive(patch, await liveObjects())
+        guard let record = ledger[name] else { throw .noSuchPatch(name) }
+        return view(record, objects: await liveObjects())
     }
 
     /// Each loaded patch's objects as the kernel reports them right now: a module object can be
@@ -97,8 +97,10 @@ public actor PatchEngine {
         return Dictionary(patches.map { ($0.name, $0.objects) }, uniquingKeysWith: { first, _ in first })
     }
 
-    private func withLive(_ patch: Patch, _ objects: [String: [PatchObject]]) -> Patch {
-        var patch = withBlockers(patch)
+    /// The wire view of a record with what only the engine knows: the sampled blocking tasks
+    /// and, when given, the kernel's objects.
+    func view(_ record: PatchRecord, objects: [String: [PatchObject]] = [:]) -> Patch {
+        var patch = ledger.patch(record, blockingTasks: blockingTasks[record.name] ?? [])
         if patch.state.isLoaded || patch.state == .superseded { patch.objects = objects[patch.name] ?? [] }
         return patch
     }
@@ -131,12 +133,6 @@ public actor PatchEngine {
     }
 
     private func unsubscribe(_ id: UUID) { subscribers[id] = nil }
-
-    private func withBlockers(_ patch: Patch) -> Patch {
-        var patch = patch
-        if patch.state.isInTransition { patch.blockingTasks = blockingTasks[patch.name] ?? [] }
-        return patch
-    }
 
     // MARK: - Requests
 
@@ -193,7 +189,7 @@ public actor PatchEngine {
             log(transition)
             // Each change as it was: a forgotten foreign patch, or a reverted one an upgrade replaced
             // in the same step, is reported from its transition, not from the ledger now.
-            let patch = ledger.patch(transition.record, blockingTasks: blockingTasks[transition.name] ?? [])
+            let patch = view(transition.record)
             let entry = HistoryEntry(
                 time: patch.since, name: transition.name, version: transition.record.descriptor.version,
                 state: transition.to, reason: transition.record.reason)

@@ -70,6 +70,20 @@ public final class Daemon: Service {
         return loaded.keys
     }
 
+    /// One descriptor per control-socket connection, plus the daemon's own files.
+    private func raiseOpenFileLimit() {
+        let wanted = UInt(server.limits.maxConnections) + 256
+        do {
+            let limit = try OpenFileLimit.raise(to: wanted)
+            if limit < wanted {
+                logger.warning(
+                    "the open file limit is \(limit), below the \(wanted) the control socket may need; raise LimitNOFILE= in the unit")
+            }
+        } catch {
+            logger.warning("cannot raise the open file limit: \(error)")
+        }
+    }
+
     public func run() async throws {
         logger.event(
             .started, "livepatchd \(LivepatchDaemonVersion.current) starting, backend \(configuration.backend.rawValue)",
@@ -79,6 +93,7 @@ public final class Daemon: Service {
 
     private func serve() async throws {
         await scanner.prepareDirectory(logger: logger)
+        raiseOpenFileLimit()
         await engine.onStatusChange { [notifier, logger] line in
             do { try notifier.notify(.status(line)) } catch { logger.debug("sd_notify: \(error)") }
         }

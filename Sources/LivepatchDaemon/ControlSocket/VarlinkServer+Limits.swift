@@ -9,6 +9,10 @@ extension VarlinkServer {
         public var partialMessageTimeout: Duration
         /// Connections beyond this are closed as soon as they are accepted.
         public var maxConnections: Int
+        /// Connections of one non-root user beyond this are closed as soon as they are
+        /// accepted, so one user cannot take every slot from the others (root, trusted
+        /// anyway, counts against `maxConnections` only). The defaults are sd-varlink's.
+        public var maxConnectionsPerUser: Int
         /// Replies queued for a client that does not read, in bytes, beyond which the
         /// connection stops being writable and a streaming handler waits.
         public var maxPendingOutputBytes: Int
@@ -18,13 +22,15 @@ extension VarlinkServer {
         public init(
             maxMessageSize: Int = 64 * 1024,
             partialMessageTimeout: Duration = .seconds(10),
-            maxConnections: Int = 512,
+            maxConnections: Int = 4096,
+            maxConnectionsPerUser: Int = 128,
             maxPendingOutputBytes: Int = 1024 * 1024,
             writeStallTimeout: Duration = .seconds(10)
         ) {
             self.maxMessageSize = maxMessageSize
             self.partialMessageTimeout = partialMessageTimeout
             self.maxConnections = maxConnections
+            self.maxConnectionsPerUser = maxConnectionsPerUser
             self.maxPendingOutputBytes = maxPendingOutputBytes
             self.writeStallTimeout = writeStallTimeout
         }

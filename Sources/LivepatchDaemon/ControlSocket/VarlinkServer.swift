@@ -117,21 +117,31 @@ public final class VarlinkServer: Service {
                         logger.warning("control socket connection could not be set up", metadata: ["error": "\(error)"])
                         continue
                     }
-                    guard await connections.open(limit: limits.maxConnections) else {
-                        logger.warning("too many control socket connections; refusing one", metadata: [
-                            "limit": "\(limits.maxConnections)", "peer_pid": "\(connection.peer.pid)",
-                            "peer_uid": "\(connection.peer.uid)",
-                        ])
+                    if let refusal = await connections.open(for: connection.peer, limits: limits) {
+                        if let refused = await connections.refusalsToReport() {
+                            logRefusal(refusal, refused: refused, peer: connection.peer)
+                        }
                         group.addTask { try? await connection.channel.executeThenClose { _, _ in } }
                         continue
                     }
                     group.addTask {
                         await self.serve(connection)
-                        await self.connections.close()
+                        await self.connections.close(for: connection.peer)
                     }
                 }
             }
         }
+    }
+
+    private func logRefusal(_ refusal: ConnectionCounter.Refusal, refused: Int, peer: PeerCredentials) {
+        let (what, limit) =
+            switch refusal {
+            case .total(let limit): ("too many control socket connections", limit)
+            case .user(let limit): ("too many control socket connections from one user", limit)
+            }
+        logger.warning("\(what); refused \(refused) since the last report", metadata: [
+            "limit": "\(limit)", "peer_pid": "\(peer.pid)", "peer_uid": "\(peer.uid)",
+        ])
     }
 
     private func removeSocketFile(inode: ino_t) {
@@ -169,18 +179,43 @@ struct Connection: Sendable {
 
 typealias AcceptedConnection = Result<Connection, any Error>
 
-/// Counts connections for ``VarlinkServer/Limits/maxConnections``.
+/// Counts connections, in all and per user, for ``VarlinkServer/Limits``.
 actor ConnectionCounter {
-    private(set) var count = 0
-
-    func open(limit: Int) -> Bool {
-        guard count < limit else { return false }
-        count += 1
-        return true
+    enum Refusal: Equatable {
+        case total(limit: Int)
+        case user(limit: Int)
     }
 
-    func close() {
+    private(set) var count = 0
+    private var countByUser: [UInt32: Int] = [:]
+
+    /// Admits a connection (nil) or says which limit it is past.
+    func open(for peer: PeerCredentials, limits: VarlinkServer.Limits) -> Refusal? {
+        guard count < limits.maxConnections else { return .total(limit: limits.maxConnections) }
+        let ofUser = countByUser[peer.uid, default: 0]
+        if !peer.isRoot, ofUser >= limits.maxConnectionsPerUser { return .user(limit: limits.maxConnectionsPerUser) }
+        count += 1
+        countByUser[peer.uid] = ofUser + 1
+        return nil
+    }
+
+    private var refusedSinceReport = 0
+    private var lastReport: ContinuousClock.Instant?
+
+    /// A flood of refused connections would otherwise flood the journal: refusals are
+    /// reported at most every 10 s, with how many there were.
+    func refusalsToReport(now: ContinuousClock.Instant = .now) -> Int? {
+        refusedSinceReport += 1
+        if let lastReport, now - lastReport < .seconds(10) { return nil }
+        defer { refusedSinceReport = 0 }
+        lastReport = now
+        return refusedSinceReport
+    }
+
+    func close(for peer: PeerCredentials) {
         count -= 1
+        let left = countByUser[peer.uid, default: 1] - 1
+        countByUser[peer.uid] = left > 0 ? left : nil
     }
 }
 

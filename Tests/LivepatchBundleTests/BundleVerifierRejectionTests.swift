@@ -148,6 +148,18 @@ struct BundleVerifierRejectionTests {
         #expect(try fixture.storeLeftovers().isEmpty)
     }
 
+    @Test(arguments: [
+        ("new\nline.json", "new\\nline"), ("red\u{1B}[31m.json", "red\\u{1B}[31m"), ("bad\u{FFFD}.json", "bad\\u{FFFD}"),
+        ("back\\slash.json", "back\\\\slash"),
+    ])
+    func unprintableManifestFileNameIsListedEscapedAndRejectedUnread(file: String, listed: String) throws {
+        let fixture = try BundleFixture()
+        let outcome = fixture.verifier().verify(manifestFileName: file)
+        #expect(outcome.name == listed)
+        #expect(outcome.reason?.code == "unreadable-file")
+        #expect(outcome.reason?.description.contains("not printable ASCII") == true)
+    }
+
     @Test func elfFileWithoutModinfoIsUnreadable() throws {
         let fixture = try BundleFixture()
         try fixture.write(Array(try Data(contentsOf: URL(fileURLWithPath: "/bin/true"))), to: "lp_e.ko")

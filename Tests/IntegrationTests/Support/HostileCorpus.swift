@@ -15,6 +15,26 @@ struct CorpusCase: CustomStringConvertible {
     var substring: String
 
     var description: String { "\(id) [\(category)]" }
+
+    /// Bytes a hostile manifest file name adds after the id (before `.json`).
+    var fileNameSuffix: [UInt8]? {
+        switch manifest {
+        case "filename-escape": [0x1B] + Array("[31m".utf8)
+        case "filename-newline": [0x0A]
+        case "filename-not-utf8": [0xFF]
+        default: nil
+        }
+    }
+
+    /// The name the daemon lists it under: the file name without `.json`, escaped.
+    var listedName: String {
+        switch manifest {
+        case "filename-escape": id + "\\u{1B}[31m"
+        case "filename-newline": id + "\\n"
+        case "filename-not-utf8": id + "\\u{FFFD}"
+        default: id
+        }
+    }
     var moduleFile: String { "\(id).ko" }
     var manifestFile: String { "\(id).json" }
 }
@@ -117,6 +137,17 @@ enum SpecialFile {
         guard fd >= 0 else { throw posixError("open", path) }
         defer { close(fd) }
         guard ftruncate(fd, off_t(size)) == 0 else { throw posixError("ftruncate", path) }
+    }
+
+    /// Writes a file whose path is raw bytes (not necessarily UTF-8).
+    static func write(_ bytes: [UInt8], toRawPath path: [UInt8]) throws {
+        let fd = (path.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer { buffer in
+            buffer.baseAddress.map { open($0, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) } ?? -1
+        }
+        let shown = String(decoding: path, as: UTF8.self)
+        guard fd >= 0 else { throw posixError("open", shown) }
+        defer { close(fd) }
+        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else { throw posixError("write", shown) }
     }
 
     static func posixError(_ operation: String, _ path: String) -> TimeoutError {

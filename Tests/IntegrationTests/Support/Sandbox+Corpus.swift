@@ -108,6 +108,11 @@ extension Sandbox {
         // Deep enough to overflow a recursive parser's stack, small enough to pass the size limit.
         case "nested-arrays": bytes = object(around: String(repeating: "[", count: 20_000) + String(repeating: "]", count: 20_000))
         case "nested-objects": bytes = object(around: String(repeating: "{\"a\":", count: 8_000) + "1" + String(repeating: "}", count: 8_000))
+        case "filename-escape", "filename-newline", "filename-not-utf8":
+            // A manifest that would verify, under a name no String round-trips or a terminal shows safely.
+            let path = Array("\(incoming)/\(id)".utf8) + (corpusCase.fileNameSuffix ?? []) + Array(".json".utf8)
+            try SpecialFile.write(Array(template.encoded()), toRawPath: path)
+            return (nil, Array(template.encoded()))
         case "sparse-1gib":
             try SpecialFile.sparse("\(incoming)/\(corpusCase.manifestFile)", size: 1 << 30)
             return (nil, Array(template.encoded()))

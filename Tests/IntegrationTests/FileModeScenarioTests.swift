@@ -9,17 +9,17 @@ import Testing
 /// mutating calls check the peer's uid).
 @Suite("File modes", .serialized, .timeLimit(.minutes(5)))
 struct FileModeScenarioTests {
-    @Test("with umask 0000 every file and directory the daemon creates still gets its safe mode")
-    func permissiveUmask() async throws {
+    @Test("whatever the umask, every file and directory the daemon creates gets its mode", arguments: ["0000", "0077"])
+    func modes(umask mask: String) async throws {
         let sandbox = try Sandbox()
         // Paths whose parents do not exist yet: the daemon creates the whole chain.
         let fresh = "\(sandbox.root)/fresh"
         let patchDir = "\(fresh)/spool/incoming", stateDir = "\(fresh)/lib/livepatchd"
         try sandbox.writeConfig(["patch_dir": "\"\(patchDir)\"", "state_dir": "\"\(stateDir)\""])
-        let daemon = try await sandbox.startDaemon(wrapper: ["/bin/sh", "-c", "umask 0000 && exec \"$0\" \"$@\""])
+        let daemon = try await sandbox.startDaemon(wrapper: ["/bin/sh", "-c", "umask \(mask) && exec \"$0\" \"$@\""])
         #expect(try sandbox.lpclient("status").status == 0)
         let umask = HostKernel.read("/proc/\(daemon.pid)/status")?.split(separator: "\n").first { $0.hasPrefix("Umask:") }
-        #expect(umask?.hasSuffix("0000") == true, "the daemon must really run with umask 0000: \(umask ?? "?")")
+        #expect(umask?.hasSuffix(mask) == true, "the daemon must really run with umask \(mask): \(umask ?? "?")")
 
         let bundle = try sandbox.bundle("moded")
         for file in bundle.all {
@@ -45,7 +45,7 @@ struct FileModeScenarioTests {
                 continue
             }
             let actual = info.st_mode & 0o7777
-            print("file modes: \(String(actual, radix: 8)) \(path.replacingOccurrences(of: sandbox.root, with: "$SANDBOX"))")
+            print("file modes: umask \(mask): \(String(actual, radix: 8)) \(path.replacingOccurrences(of: sandbox.root, with: "$SANDBOX"))")
             if actual != mode { wrong.append("\(path): \(String(actual, radix: 8)), want \(String(mode, radix: 8))") }
         }
         #expect(wrong.isEmpty, "\(wrong.joined(separator: "\n"))")

@@ -48,9 +48,7 @@ extension BundleVerifier {
         do {
             info = try ModuleInfo.read(path: stagedPath)
         } catch {
-            let detail = error.errno == ENOEXEC
-                ? "not an ELF module with a .modinfo section" : String(cString: strerror(error.errno))
-            return .failure(.unreadableModule(module: manifest.module, detail: detail))
+            return .failure(.unreadableModule(module: manifest.module, detail: Self.modinfoProblem(error)))
         }
         guard info.isLivepatch else { return .failure(.notLivepatch(module: manifest.module)) }
         guard let moduleName = info.name else {
@@ -66,6 +64,17 @@ extension BundleVerifier {
             return .failure(.wrongKernel(release: release, kernels: manifest.kernels))
         }
         return .success(info)
+    }
+
+    /// libkmod's errno in words: it reports a file that is not ELF (or is cut short) as EINVAL
+    /// and an ELF file without a `.modinfo` section as ENOENT, which strerror would turn into a
+    /// misleading "No such file or directory" for a file that is right there.
+    static func modinfoProblem(_ error: SystemError) -> String {
+        switch (error.operation, error.errno) {
+        case ("kmod_module_get_info", ENOENT): "an ELF file without a .modinfo section"
+        case ("kmod_module_get_info", EINVAL), (_, ENOEXEC): "not an ELF module with a .modinfo section (or cut short)"
+        default: error.description
+        }
     }
 
     private static func sort(_ error: SafeFileError, file: String) -> FileFailure {

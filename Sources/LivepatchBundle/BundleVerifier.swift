@@ -28,10 +28,34 @@ public struct BundleVerifier: Sendable {
         try Directory.entries(directory).filter { $0.hasSuffix(".json") && $0.count > 5 && !$0.hasPrefix(".") }
     }
 
+    /// `name` with everything outside printable ASCII escaped (`\n`, `\u{1B}`, `\u{FFFD}` for bytes
+    /// that were not UTF-8).
+    static func printable(_ name: String) -> String {
+        var shown = ""
+        for scalar in name.unicodeScalars {
+            if (0x20...0x7e).contains(scalar.value) && scalar != "\\" {
+                shown.unicodeScalars.append(scalar)
+            } else {
+                shown += scalar.escaped(asASCII: true)
+            }
+        }
+        return shown
+    }
+
     public func verify(manifestFileName: String) -> BundleOutcome {
         let stem = manifestFileName.hasSuffix(".json") ? String(manifestFileName.dropLast(5)) : manifestFileName
         if let problem = Manifest.plainFileNameProblem(manifestFileName) {
             return .rejected(name: stem, manifest: nil, reason: .unreadableFile(file: manifestFileName, detail: problem))
+        }
+        // The name is shown to operators (lpclient list, the journal): control characters and
+        // escape sequences must not reach their terminals, and a name that is not UTF-8 cannot
+        // even be opened again from its decoded form. No such file can hold a valid manifest
+        // (NAME.json, NAME from a-z, 0-9 and _): list it escaped and reject it unread.
+        let shownStem = Self.printable(stem)
+        if shownStem != stem {
+            let detail = "its file name is not printable ASCII (or not UTF-8); a manifest is NAME.json, NAME from a-z, 0-9 and _"
+            return .rejected(
+                name: shownStem, manifest: nil, reason: .unreadableFile(file: Self.printable(manifestFileName), detail: detail))
         }
 
         // 1. The manifest parses, is well-formed, and is named for its file.

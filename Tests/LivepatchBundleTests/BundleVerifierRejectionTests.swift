@@ -144,6 +144,28 @@ struct BundleVerifierRejectionTests {
         try fixture.writeBundle(try fixture.manifest(name: "lp_u", module: "lp_u.ko"))
         let reason = fixture.verifier().verify(manifestFileName: "lp_u.json").reason
         #expect(reason?.code == "unreadable-module")
+        #expect(reason?.description.contains("lp_u.ko: not an ELF module") == true, "\(reason.map(String.init(describing:)) ?? "")")
         #expect(try fixture.storeLeftovers().isEmpty)
+    }
+
+    @Test(arguments: [
+        ("new\nline.json", "new\\nline"), ("red\u{1B}[31m.json", "red\\u{1B}[31m"), ("bad\u{FFFD}.json", "bad\\u{FFFD}"),
+        ("back\\slash.json", "back\\\\slash"),
+    ])
+    func unprintableManifestFileNameIsListedEscapedAndRejectedUnread(file: String, listed: String) throws {
+        let fixture = try BundleFixture()
+        let outcome = fixture.verifier().verify(manifestFileName: file)
+        #expect(outcome.name == listed)
+        #expect(outcome.reason?.code == "unreadable-file")
+        #expect(outcome.reason?.description.contains("not printable ASCII") == true)
+    }
+
+    @Test func elfFileWithoutModinfoIsUnreadable() throws {
+        let fixture = try BundleFixture()
+        try fixture.write(Array(try Data(contentsOf: URL(fileURLWithPath: "/bin/true"))), to: "lp_e.ko")
+        try fixture.writeBundle(try fixture.manifest(name: "lp_e", module: "lp_e.ko"))
+        let reason = fixture.verifier().verify(manifestFileName: "lp_e.json").reason
+        #expect(reason?.code == "unreadable-module")
+        #expect(reason?.description.contains("lp_e.ko: an ELF file without a .modinfo section") == true, "\(reason.map(String.init(describing:)) ?? "")")
     }
 }

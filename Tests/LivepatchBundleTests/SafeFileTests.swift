@@ -97,3 +97,35 @@ struct KeyDirectoryTests {
         #expect(loaded.problems.map(\.file) == [fixture.path("b.pub")])
     }
 }
+
+@Suite("SafeFile: special files")
+struct SafeFileSpecialTests {
+    /// A writer blocks in open(O_WRONLY) until someone opens the FIFO for reading: if SafeFile
+    /// opened it at any point, the non-blocking writer below would find a reader.
+    @Test func aFIFOIsNeverOpened() throws {
+        let fixture = try BundleFixture()
+        let fifo = fixture.path("fifo")
+        #expect(mkfifo(fifo, 0o644) == 0)
+        #expect(throws: SafeFileError.notRegular(path: fifo, kind: .fifo)) { try SafeFile(path: fifo) }
+        let writer = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        #expect(writer == -1 && errno == ENXIO, "no reader may be left holding the FIFO open")
+        if writer >= 0 { close(writer) }
+    }
+
+    @Test func aDeviceNodeIsRefused() throws {
+        let fixture = try BundleFixture()
+        let device = fixture.path("null")
+        // makedev(1, 3), /dev/null; needs CAP_MKNOD.
+        guard mknod(device, S_IFCHR | 0o644, dev_t(1 << 8 | 3)) == 0 else {
+            print("SafeFile device test: not run (mknod: \(String(cString: strerror(errno))); needs root)")
+            return
+        }
+        #expect(throws: SafeFileError.notRegular(path: device, kind: .characterDevice)) { try SafeFile(path: device) }
+    }
+
+    @Test func aDanglingSymlinkIsASymlinkNotMissing() throws {
+        let fixture = try BundleFixture()
+        try FileManager.default.createSymbolicLink(atPath: fixture.path("link"), withDestinationPath: "/nonexistent/target")
+        #expect(throws: SafeFileError.symlink(path: fixture.path("link"))) { try SafeFile(path: fixture.path("link")) }
+    }
+}

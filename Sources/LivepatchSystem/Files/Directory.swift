@@ -23,12 +23,17 @@ public enum Directory {
         return names.sorted()
     }
 
-    /// Creates `path` and missing parents; an existing directory is fine.
+    /// Creates `path` and missing parents with exactly `mode`, whatever the umask; an existing
+    /// directory is fine and keeps its mode.
     public static func create(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
         var partial = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             partial += "/\(component)"
-            if mkdir(partial, mode) != 0 && errno != EEXIST { throw .current("mkdir", partial) }
+            if mkdir(partial, mode) == 0 {
+                if chmod(partial, mode) != 0 { throw .current("chmod", partial) }
+            } else if errno != EEXIST {
+                throw .current("mkdir", partial)
+            }
         }
         var status = stat()
         if stat(path, &status) != 0 { throw .current("stat", path) }

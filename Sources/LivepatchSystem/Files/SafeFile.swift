@@ -11,34 +11,43 @@ public final class SafeFile {
     public let size: Int64
     let descriptor: Int32
 
-    /// Opens `path` read-only after checking, both before and after `open`, that it is a regular file.
+    /// Opens `path` read-only if, and only if, it is a regular file.
+    ///
+    /// The path is resolved once, with O_PATH | O_NOFOLLOW: that opens nothing (no device driver's
+    /// open runs, a FIFO cannot block) and returns a symlink as itself. fstat on that descriptor
+    /// says what is there, and the file is then opened through `/proc/self/fd`, which reaches that
+    /// same inode: a swap after the check cannot put something else under the read.
     public init(path: String) throws(SafeFileError) {
-        // lstat first so a device or FIFO is never opened at all (opening some devices has effects).
+        var located: Int32 = -1
+        repeat { located = open(path, Self.pathOnly | O_NOFOLLOW | O_CLOEXEC) } while located == -1 && errno == EINTR
+        if located == -1 { throw Self.error(errno: errno, operation: "open", path: path) }
+        defer { close(located) }
         var status = stat()
-        if lstat(path, &status) != 0 { throw Self.error(errno: errno, operation: "lstat", path: path) }
+        if fstat(located, &status) != 0 { throw .system(.current("fstat", path)) }
         let kind = FileKind(mode: status.st_mode)
         if kind == .symlink { throw .symlink(path: path) }
         if kind != .regular { throw .notRegular(path: path, kind: kind) }
 
-        // The file may have been swapped since lstat: O_NOFOLLOW, O_NONBLOCK and fstat close that window.
-        let flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY
+        let flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY
         var fd: Int32 = -1
-        repeat { fd = open(path, flags) } while fd == -1 && errno == EINTR
-        if fd == -1 { throw Self.error(errno: errno, operation: "open", path: path) }
-        if fstat(fd, &status) != 0 {
-            let error = SystemError.current("fstat", path)
+        repeat { fd = open("/proc/self/fd/\(located)", flags) } while fd == -1 && errno == EINTR
+        if fd == -1 { throw .system(SystemError("open", "\(path) (through /proc/self/fd)", errno: errno)) }
+        var opened = stat()
+        guard fstat(fd, &opened) == 0, opened.st_dev == status.st_dev, opened.st_ino == status.st_ino else {
             close(fd)
-            throw .system(error)
-        }
-        let openedKind = FileKind(mode: status.st_mode)
-        guard openedKind == .regular else {
-            close(fd)
-            throw .notRegular(path: path, kind: openedKind)
+            throw .system(SystemError("open", "\(path) (not the file that was checked)", errno: ESTALE))
         }
         self.path = path
         self.descriptor = fd
-        self.size = Int64(status.st_size)
+        self.size = Int64(opened.st_size)
     }
+
+    /// O_PATH (Linux): Swift's Glibc module leaves it out, as it is declared under _GNU_SOURCE.
+    /// The value is the generic one, used by x86_64 and arm64.
+    static let pathOnly: Int32 = 0o10000000
+    #if !(arch(x86_64) || arch(arm64))
+    #error("SafeFile.pathOnly: check O_PATH's value for this architecture")
+    #endif
 
     deinit { close(descriptor) }
 
@@ -85,7 +94,7 @@ public final class SafeFile {
     static func error(errno: Int32, operation: String, path: String) -> SafeFileError {
         switch errno {
         case ENOENT: .missing(path: path)
-        // O_NOFOLLOW on a symlink that appeared after lstat.
+        // Symlinks that loop in the directory part of the path.
         case ELOOP: .symlink(path: path)
         default: .system(SystemError(operation, path, errno: errno))
         }

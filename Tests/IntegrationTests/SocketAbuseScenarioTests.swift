@@ -87,7 +87,7 @@ struct SocketAbuseScenarioTests {
         #expect(refused.status == 77, "\(refused)")
 
         let stalledClosed = try await onThread { stalled.filter { $0.waitUntilClosed(timeout: .seconds(40)) }.count }
-        let (latencies, failures) = try await onThread { probe.stop() }
+        let (latencies, failures) = await probe.stopped()
         let peak = try #require(ProcessMemory(pid: pid))
         _ = (flood, subscribers)
 
@@ -146,7 +146,7 @@ struct SocketAbuseScenarioTests {
                 "/usr/bin/python3", ["-c", script, sandbox.socket, "1000"],
                 prefix: ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"])
         }
-        let (latencies, failures) = try await onThread { probe.stop() }
+        let (latencies, failures) = await probe.stopped()
         let counts = flood.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
         let reports = sandbox.log.components(separatedBy: "\n").filter { $0.contains("connections from one user") }
         print(

@@ -22,8 +22,9 @@ struct ProcessMemory {
 }
 
 /// A well-behaved client calling `GetStatus` over a new connection each time, as `lpclient
-/// status` does, back to back on its own thread until stopped: the latencies other clients
-/// see while the daemon is under load.
+/// status` does, on its own thread (the calls block) until stopped, `pause` between calls:
+/// proof that the daemon kept answering while fed something hostile, and the latencies it
+/// answered with.
 final class LatencyProbe: @unchecked Sendable {
     private let lock = NSLock()
     private var latencies: [Duration] = []
@@ -31,7 +32,7 @@ final class LatencyProbe: @unchecked Sendable {
     private var stopped = false
     private let finished = DispatchSemaphore(value: 0)
 
-    init(socket: String) {
+    init(socket: String, pause: Duration = .zero) {
         Thread.detachNewThread { [self] in
             let clock = ContinuousClock()
             while !lock.withLock({ stopped }) {
@@ -45,15 +46,21 @@ final class LatencyProbe: @unchecked Sendable {
                 } catch {
                     lock.withLock { failures.append("\(error)") }
                 }
+                if pause > .zero { Thread.sleep(forTimeInterval: pause.milliseconds / 1000) }
             }
             finished.signal()
         }
     }
 
-    /// Stops the probe and returns what it measured.
-    func stop() -> (latencies: [Duration], failures: [String]) {
+    /// Stops the probe and returns what it measured, once its call in flight has ended.
+    func stopped() async -> (latencies: [Duration], failures: [String]) {
         lock.withLock { stopped = true }
-        finished.wait()
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { [finished] in
+                finished.wait()
+                continuation.resume()
+            }
+        }
         return lock.withLock { (latencies, failures) }
     }
 }

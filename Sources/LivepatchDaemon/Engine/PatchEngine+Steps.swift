@@ -1,6 +1,7 @@
 import Foundation
 import LivepatchAPI
 import LivepatchCore
+import LivepatchSystem
 import Logging
 
 extension PatchEngine {
@@ -38,6 +39,7 @@ extension PatchEngine {
     func reconcile() async {
         do {
             let kernel = try await backend.livePatches()
+            Failpoint.reconcileAfterRead.hit()
             record(ledger.reconcile(kernel: kernel, now: Date()))
             await unloadLeftovers(kernel: kernel)
         } catch {
@@ -57,7 +59,9 @@ extension PatchEngine {
     func scan() async {
         for arrival in await scanner.scan(runningRelease: backend.release, logger: logger) {
             switch arrival {
-            case .arrived(let arrival): record(ledger.arrive(arrival, now: Date()))
+            case .arrived(let arrival):
+                if case .verified = arrival { Failpoint.scanVerifiedBeforeRecord.hit() }
+                record(ledger.arrive(arrival, now: Date()))
             case .removed(let file):
                 for name in ledger.manifestRemoved(file) { logger.info("\(name): its manifest left the patch directory") }
             }

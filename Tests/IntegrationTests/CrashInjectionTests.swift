@@ -6,16 +6,19 @@ import Testing
 /// restart the reported state equals the kernel's, every desired patch is applied, no module is
 /// loaded twice, the state file is whole and the history intact.
 ///
-/// `LIVEPATCHD_CRASH_TRIALS` (default 200; `make crash TRIALS=2000`) is the total over the five
+/// `LIVEPATCHD_CRASH_TRIALS` (default 200; `make crash TRIALS=2000`) is the total over the six
 /// tests: each runs every failpoint trial of its operations, then random-delay trials up to its
-/// fifth. The tests run in parallel.
+/// sixth. The tests run in parallel.
 @Suite("Crash injection", .timeLimit(.minutes(30)))
 struct CrashInjectionTests {
     static let totalTrials = ProcessInfo.processInfo.environment["LIVEPATCHD_CRASH_TRIALS"].flatMap(Int.init) ?? 200
-    static var share: Int { max(1, (totalTrials + 4) / 5) }
+    static var share: Int { max(1, (totalTrials + 5) / 6) }
 
     @Test("apply: a dropped bundle and lpclient apply, killed at each failpoint and at random")
     func apply() async throws { try await run("apply", [.applyDrop, .applyClient]) }
+
+    @Test("apply past transition_timeout: rolled back, or forced, killed at each failpoint and at random")
+    func applyTimeout() async throws { try await run("apply timeout", [.timeout(force: false), .timeout(force: true)]) }
 
     @Test("revert: lpclient revert, killed at each failpoint and at random")
     func revert() async throws { try await run("revert", [.revert]) }

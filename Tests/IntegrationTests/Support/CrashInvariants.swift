@@ -58,9 +58,9 @@ struct CrashInvariants {
                 }
             case .applying, .reverting, .pending:
                 problems.append("\(patch.name): still \(patch.state.rawValue) (\(patch.reason ?? "")), the kernel has \(describe(module))")
-            case .failed, .rejected:
-                problems.append("\(patch.name): \(patch.state.rawValue): \(patch.reason ?? "")")
-            case .staged, .reverted, .superseded:
+            case .rejected:
+                problems.append("\(patch.name): rejected: \(patch.reason ?? "")")
+            case .staged, .reverted, .superseded, .failed:
                 if module?.registered == true {
                     problems.append("\(patch.name): reported \(patch.state.rawValue), the kernel has it registered: \(describe(module))")
                 } else if ours, let module {
@@ -80,7 +80,8 @@ struct CrashInvariants {
         let expected = bench.scenario.expected(acknowledged)
         for (name, states) in expected.sorted(by: { $0.key < $1.key }) where !(patches[name].map { states.contains($0.state) } ?? false) {
             let allowed = states.map(\.rawValue).sorted().joined(separator: " or ")
-            problems.append("\(name): expected \(allowed), seen \(patches[name].map { $0.state.rawValue } ?? "not listed")")
+            let seen = patches[name].map { "\($0.state.rawValue)\($0.reason.map { " (\($0))" } ?? "")" } ?? "not listed"
+            problems.append("\(name): expected \(allowed), seen \(seen)")
         }
         for name in patches.keys.sorted() where expected[name] == nil {
             problems.append("\(name): listed as \(patches[name]!.state.rawValue), expected not listed")

@@ -66,6 +66,24 @@ extension CrashScenario {
         trigger: .lpclient(["apply", "fresh"]), retry: ["apply", "fresh"],
         expected: { acknowledged in ["base": [.applied], "fresh": acknowledged ? [.applied] : [.staged, .applied]] })
 
+    /// The transition of `stuck` never ends: past transition_timeout it is rolled back (or, with
+    /// `force`, forced), while `base` stays applied.
+    static func timeout(force: Bool) -> CrashScenario {
+        CrashScenario(
+            group: "apply", name: force ? "apply (stuck transition forced)" : "apply (stuck transition rolled back)",
+            settings: ["transition_timeout": "\"300ms\"", "force_after_timeout": force ? "true" : "false"],
+            bundles: [.init(name: "base", functions: ["vmlinux:base_fn"]), .init(name: "stuck", functions: ["vmlinux:stuck_fn"])],
+            prepare: { bench in
+                try bench.sandbox.inject("stall", "stuck\n")
+                try await bench.sandbox.start()
+                try bench.drop("base")
+                try await bench.sandbox.waitFor("base", .applied)
+                bench.sandbox.stop()
+            },
+            trigger: .drop("stuck"),
+            expected: { _ in ["base": [.applied], "stuck": force ? [.applied] : [.failed]] })
+    }
+
     static let revert = CrashScenario(
         group: "revert", name: "revert (lpclient revert of the top of a stack)",
         bundles: [.init(name: "base", functions: ["vmlinux:shared"]), .init(name: "top", functions: ["vmlinux:shared"])],
@@ -127,7 +145,7 @@ extension CrashScenario {
     }
 
     static let all: [CrashScenario] = [
-        applyDrop, applyClient, revert, replace, rescan(.lpclient(["rescan"]), how: "lpclient rescan"),
+        applyDrop, applyClient, timeout(force: false), timeout(force: true), revert, replace, rescan(.lpclient(["rescan"]), how: "lpclient rescan"),
         rescan(.hangup, how: "SIGHUP"),
     ]
 }

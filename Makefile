@@ -1,5 +1,5 @@
 # Shortcuts; scripts/ holds the real commands (they install what they need).
-.PHONY: build test demo bench fmt lint clean
+.PHONY: build test demo bench fmt lint clean crash
 
 build:
 	swift build
@@ -21,3 +21,11 @@ clean:
 
 bench:
 	scripts/bench-lpclient.sh
+
+# Crash injection on the simulated kernel: TRIALS kill -9 trials in all (CI runs 200),
+# every failpoint of every operation first, then random delays. Prints one line per test:
+# `crash injection (apply): N trials, 0 invariant violations; ...`.
+TRIALS ?= 2000
+crash:
+	swift build --build-tests
+	LIVEPATCHD_CRASH_TRIALS=$(TRIALS) swift test --skip-build --filter CrashInjectionTests

@@ -51,6 +51,7 @@ public struct PatchStore: Sendable {
             temporary.discard()
             throw error
         }
+        Failpoint.storeStageAfterCopy.hit()
         return StagedModule(temporary: temporary, sha256: hexDigest(hasher.finalize()), size: size)
     }
 
@@ -63,8 +64,10 @@ public struct PatchStore: Sendable {
         try Directory.create(directory, mode: 0o755)
         let modulePath = "\(directory)/\(manifest.module)"
         try staged.temporary.commit(to: modulePath)
+        Failpoint.storeCommitAfterModule.hit()
         let manifestPath = "\(directory)/\(manifest.name).json"
         try AtomicFile.write(manifestBytes, to: manifestPath, mode: 0o644)
+        Failpoint.storeCommitAfterManifest.hit()
         if let signature {
             try AtomicFile.write(signature, to: "\(manifestPath).sig", mode: 0o644)
         }

@@ -42,13 +42,15 @@ public final class Daemon: Service {
     }
 
     static func makeBackend(_ configuration: Configuration) throws -> any PatchBackend {
-        switch configuration.backend {
-        case .simulated:
-            try SimulatedKernel(
-                root: configuration.simulatedRoot, release: configuration.simulatedKernel ?? runningKernelRelease())
-        case .kernel:
-            KernelBackend()
-        }
+        let backend: any PatchBackend =
+            switch configuration.backend {
+            case .simulated:
+                try SimulatedKernel(
+                    root: configuration.simulatedRoot, release: configuration.simulatedKernel ?? runningKernelRelease())
+            case .kernel:
+                KernelBackend()
+            }
+        return Failpoint.isActive ? FailpointBackend(wrapped: backend) : backend
     }
 
     static func makeVerifier(_ configuration: Configuration, logger: Logger) throws -> BundleVerifier {

@@ -128,7 +128,7 @@ backend = "kernel"
 transition_timeout = "60s"
 log_level = "info"
 EOF
-    cp "$here"/guest/{lib.sh,main.sh,boot1.sh,boot2.sh} "$root/opt/livepatchd-vm/"
+    cp "$here"/guest/{lib.sh,main.sh,boot1.sh,boot2.sh,crash.sh} "$root/opt/livepatchd-vm/"
     cp "$modules"/* "$root/opt/livepatchd-vm/modules/"
     cp -r "$bundles" "$root/opt/livepatchd-vm/bundles"
     echo "$phase" >"$root/opt/livepatchd-vm/phase"

@@ -67,6 +67,9 @@ extension SimulatedKernel {
             guard errno == EINTR else { throw BackendError("lock", root, "flock failed", errno: errno) }
         }
 
+        // A daemon killed in the middle of a commit below left its intent: finish it first, as a
+        // kernel finishes an insmod whatever happens to the process that asked for it.
+        try Self.replayCommit(root: root)
         var state = SimulatedState(root: root)
         let directory = "\(root)/modules"
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
@@ -82,25 +85,68 @@ extension SimulatedKernel {
         state.advance()
         let result = try body(&state)
 
+        let commit = SimulatedCommit(
+            write: state.modules.values.filter { before[$0.name] != $0 }.sorted { $0.name < $1.name },
+            remove: before.keys.filter { state.modules[$0] == nil }.sorted(), loaded: state.loaded,
+            logSize: Self.fileSize("\(root)/load.log"))
+        guard !commit.isEmpty else { return result }
+        let intent = URL(fileURLWithPath: "\(root)/commit.json")
+        do { try JSONEncoder().encode(commit).write(to: intent, options: .atomic) } catch {
+            throw BackendError("write", root, "cannot write the simulated kernel state: \(error.localizedDescription)")
+        }
+        try Self.apply(commit, root: root)
+        try? FileManager.default.removeItem(at: intent)
+        return result
+    }
+}
+
+/// One change of the simulated kernel's state, written whole before it is applied file by file,
+/// so a process killed in between leaves something to finish rather than a torn kernel.
+struct SimulatedCommit: Codable {
+    var write: [SimulatedModule]
+    var remove: [String]
+    var loaded: [String]
+    /// `load.log`'s size before this commit: replaying truncates to it, so no load is logged twice.
+    var logSize: Int64
+
+    var isEmpty: Bool { write.isEmpty && remove.isEmpty && loaded.isEmpty }
+}
+
+extension SimulatedKernel {
+    static func replayCommit(root: String) throws(BackendError) {
+        let intent = "\(root)/commit.json"
+        guard let data = FileManager.default.contents(atPath: intent) else { return }
+        if let commit = try? JSONDecoder().decode(SimulatedCommit.self, from: data) { try apply(commit, root: root) }
+        try? FileManager.default.removeItem(atPath: intent)
+    }
+
+    /// Idempotent: applying a commit again gives the same files.
+    static func apply(_ commit: SimulatedCommit, root: String) throws(BackendError) {
+        let directory = "\(root)/modules"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        for (name, module) in state.modules where before[name] != module {
+        for module in commit.write {
             guard let data = try? encoder.encode(module) else { continue }
-            do { try data.write(to: URL(fileURLWithPath: "\(directory)/\(name).json"), options: .atomic) } catch {
-                throw BackendError("write", name, "cannot write the simulated kernel state: \(error.localizedDescription)")
+            do { try data.write(to: URL(fileURLWithPath: "\(directory)/\(module.name).json"), options: .atomic) } catch {
+                throw BackendError("write", module.name, "cannot write the simulated kernel state: \(error.localizedDescription)")
             }
         }
-        if !state.loaded.isEmpty {
-            let log = open("\(root)/load.log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        if !commit.loaded.isEmpty {
+            let log = open("\(root)/load.log", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
             if log >= 0 {
-                let lines = state.loaded.map { "\($0)\n" }.joined()
-                _ = lines.withCString { Glibc.write(log, $0, strlen($0)) }
+                _ = ftruncate(log, off_t(commit.logSize))
+                let lines = commit.loaded.map { "\($0)\n" }.joined()
+                _ = lines.withCString { pwrite(log, $0, strlen($0), off_t(commit.logSize)) }
                 close(log)
             }
         }
-        for name in before.keys where state.modules[name] == nil {
+        for name in commit.remove {
             try? FileManager.default.removeItem(atPath: "\(directory)/\(name).json")
         }
-        return result
+    }
+
+    static func fileSize(_ path: String) -> Int64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : 0
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import LivepatchAPI
 import LivepatchCore
+import LivepatchSystem
 import Logging
 
 extension PatchEngine {
@@ -38,6 +39,7 @@ extension PatchEngine {
     func reconcile() async {
         do {
             let kernel = try await backend.livePatches()
+            Failpoint.reconcileAfterRead.hit()
             record(ledger.reconcile(kernel: kernel, now: Date()))
             await unloadLeftovers(kernel: kernel)
         } catch {
@@ -48,7 +50,7 @@ extension PatchEngine {
     /// Follows a transition the worker did not start itself (the daemon restarted during it).
     private func follow(_ record: PatchRecord) async {
         switch record.state {
-        case .applying where record.rollbackReason != nil: await followRollback(record.name)
+        case .applying where record.rollbackReason != nil: await resumeRollback(record.name)
         case .applying: await followApply(record.name)
         default: await followRevert(record.name)
         }
@@ -57,7 +59,9 @@ extension PatchEngine {
     func scan() async {
         for arrival in await scanner.scan(runningRelease: backend.release, logger: logger) {
             switch arrival {
-            case .arrived(let arrival): record(ledger.arrive(arrival, now: Date()))
+            case .arrived(let arrival):
+                if case .verified = arrival { Failpoint.scanVerifiedBeforeRecord.hit() }
+                record(ledger.arrive(arrival, now: Date()))
             case .removed(let file):
                 for name in ledger.manifestRemoved(file) { logger.info("\(name): its manifest left the patch directory") }
             }
@@ -133,6 +137,19 @@ extension PatchEngine {
         } catch {
             record([ledger.failApply(name, reason: "\(reason), but rolling back failed: \(error.detail)", now: Date())])
             return
+        }
+        await followRollback(name)
+    }
+
+    /// The daemon died between saving a rollback and writing `enabled`: the kernel is still
+    /// enabling the patch and would never take it out by itself, so disable it now.
+    private func resumeRollback(_ name: String) async {
+        if let patch = try? await backend.livePatches().first(where: { $0.name == name }), patch.enabled {
+            let reason = ledger[name]?.rollbackReason ?? "rolled back"
+            do { try await backend.disable(name) } catch {
+                record([ledger.failApply(name, reason: "\(reason), but rolling back failed: \(error.detail)", now: Date())])
+                return
+            }
         }
         await followRollback(name)
     }

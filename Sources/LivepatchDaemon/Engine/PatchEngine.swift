@@ -1,6 +1,7 @@
 import Foundation
 import LivepatchAPI
 import LivepatchCore
+import LivepatchSystem
 import Logging
 
 /// Owns the patch ledger and drives the backend, one kernel step at a time.
@@ -142,6 +143,7 @@ public actor PatchEngine {
             throw LivepatchError(.notSupported, ["reason": reason])
         }
         do { try ledger.requestApply(name, runningRelease: backend.release) } catch { throw LivepatchError(error) }
+        Failpoint.engineRequestBeforeSave.hit()
         save()
         return try await follow(name, until: .applied, progress: progress)
     }
@@ -149,6 +151,7 @@ public actor PatchEngine {
     /// Reverts `name` and returns once it is reverted.
     public func revert(_ name: String, progress: @Sendable (SubscribeReply) async -> Void) async throws(LivepatchError) -> Patch {
         do { try ledger.requestRevert(name) } catch { throw LivepatchError(error) }
+        Failpoint.engineRequestBeforeSave.hit()
         save()
         return try await follow(name, until: .reverted, progress: progress)
     }
@@ -195,6 +198,7 @@ public actor PatchEngine {
                 state: transition.to, reason: transition.record.reason)
             for continuation in subscribers.values { continuation.yield(SubscribeReply(entry: entry, patch: patch)) }
         }
+        Failpoint.engineRecordBeforeSave.hit()
         save()
         let line = statusLine
         for observer in statusObservers { observer(line) }

@@ -46,7 +46,9 @@ public struct StateFile: Sendable {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         encoder.dateEncodingStrategy = .iso8601WithFractionalSeconds
         let data = try encoder.encode(Contents(format: Self.format, ledger: ledger))
-        try AtomicFile.write(data, to: path, mode: 0o600)
+        try AtomicFile.write(
+            data, to: path, mode: 0o600,
+            failpoints: CommitFailpoints(beforeRename: .stateWriteBeforeRename, afterRename: .stateWriteAfterRename))
     }
 }
 

@@ -5,11 +5,14 @@ import Glibc
 /// Writes that are all-or-nothing across crashes: temporary file in the same directory,
 /// fsync, rename over the target, fsync the directory (DESIGN.md "States").
 public enum AtomicFile {
-    public static func write(_ bytes: some Collection<UInt8>, to path: String, mode: mode_t = 0o644) throws(SystemError) {
+    /// - Parameter failpoints: crash injection around the rename (see ``Failpoint``).
+    public static func write(
+        _ bytes: some Collection<UInt8>, to path: String, mode: mode_t = 0o644, failpoints: CommitFailpoints = .none
+    ) throws(SystemError) {
         let temporary = try TemporaryFile(inDirectory: Path.directory(of: path), mode: mode)
         do throws(SystemError) {
             try temporary.write(Array(bytes))
-            try temporary.commit(to: path)
+            try temporary.commit(to: path, failpoints: failpoints)
         } catch {
             temporary.discard()
             throw error
@@ -68,12 +71,14 @@ public final class TemporaryFile {
     }
 
     /// fsyncs, renames over `target` and fsyncs the target's directory.
-    public func commit(to target: String) throws(SystemError) {
+    public func commit(to target: String, failpoints: CommitFailpoints = .none) throws(SystemError) {
         try retryingOnInterrupt("fsync", path) { fsync(descriptor) }
         close(descriptor)
         descriptor = -1
+        failpoints.beforeRename?.hit()
         try retryingOnInterrupt("rename", target) { rename(path, target) }
         finished = true
+        failpoints.afterRename?.hit()
         try AtomicFile.syncDirectory(Path.directory(of: target))
     }
 
@@ -88,6 +93,20 @@ public final class TemporaryFile {
             finished = true
         }
     }
+}
+
+/// Where a commit may be cut by crash injection: the file is complete and fsynced but not
+/// renamed, or renamed but its directory not fsynced.
+public struct CommitFailpoints: Sendable {
+    public var beforeRename: Failpoint?
+    public var afterRename: Failpoint?
+
+    public init(beforeRename: Failpoint? = nil, afterRename: Failpoint? = nil) {
+        self.beforeRename = beforeRename
+        self.afterRename = afterRename
+    }
+
+    public static let none = CommitFailpoints()
 }
 
 enum Path {

@@ -412,5 +412,7 @@ scenario "stalled transition released: lpclient apply again, applied once the ta
 scenario "systemctl restart during a stalled transition: followed to its timeout, failed" stall_restart_midway
 scenario "apply latency: bare insmod vs lpclient apply, 5 rounds each" apply_latency
 scenario "systemctl reload and restart keep the state" reload_restart_keep_state
+source "$VM_DIR/crash.sh"
+scenario "crash injection: kill -9 during apply, revert and replace; restarted, the state matches sysfs" crash_injection
 scenario "journalctl -o json: MESSAGE_ID and LIVEPATCH_* fields" journal_fields
 scenario "systemd-analyze security: exposure recorded" security_exposure

@@ -49,7 +49,7 @@ struct CrashInjectionTests {
         var index = 0
         while plan.count < Self.share {
             let bench = benches[index % benches.count]
-            let range = max(1, bench.baselineDuration.milliseconds * 3 / 2)
+            let range = max(1, Int(bench.baselineDuration.milliseconds) * 3 / 2)
             plan.append((bench, .after(.milliseconds(Int.random(in: 0...range, using: &generator)))))
             index += 1
         }
@@ -73,7 +73,7 @@ struct CrashInjectionTests {
         }
         let elapsed = clock.now - started
         print(
-            "crash injection (\(label)): \(plan.count) trials, \(violations.count) invariant violations; \(plan.count - random) at failpoints (\(missed) not reached), \(random) at random delays; \(elapsed.milliseconds) ms"
+            "crash injection (\(label)): \(plan.count) trials, \(violations.count) invariant violations; \(plan.count - random) at failpoints (\(missed) not reached), \(random) at random delays; \(Int(elapsed.milliseconds)) ms"
         )
         if systematic { print("crash injection (\(label)): failpoints covered: \(points.sorted().joined(separator: ", "))") }
         #expect(violations.isEmpty, "\(violations.count) of \(plan.count) trials broke an invariant:\n\(violations.prefix(10).joined(separator: "\n"))")

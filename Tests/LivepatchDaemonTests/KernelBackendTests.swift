@@ -121,9 +121,11 @@ final class KernelBackendTests {
             try await Task.sleep(for: .milliseconds(100))
             try "0\n".write(toFile: transition, atomically: false, encoding: .utf8)
         }
-        let waited = await clock.measure { await backend.waitForTransition("lp_a", until: clock.now + .seconds(20)) }
+        // A deadline far beyond any scheduling delay a loaded 2-core machine shows, so "before
+        // the deadline" can only mean "on the change".
+        let waited = await clock.measure { await backend.waitForTransition("lp_a", until: clock.now + .seconds(120)) }
         try await flip.value
-        #expect(waited < .seconds(5), "waited \(waited)")
+        #expect(waited < .seconds(60), "waited \(waited)")
         #expect(try await backend.livePatches().first?.inTransition == false)
     }
 }

@@ -11,7 +11,7 @@ enum CrashKill: CustomStringConvertible {
     var description: String {
         switch self {
         case .failpoint(let point, let nth): "failpoint \(point):\(nth)"
-        case .after(let delay): "SIGKILL \(delay.milliseconds) ms after the trigger"
+        case .after(let delay): "SIGKILL \(Int(delay.milliseconds)) ms after the trigger"
         }
     }
 }
@@ -121,9 +121,3 @@ extension CrashBench {
     }
 }
 
-extension Duration {
-    var milliseconds: Int {
-        let (seconds, attoseconds) = components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
-    }
-}

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import LivepatchCore
 import LivepatchSystem
 
@@ -10,6 +11,9 @@ public struct PatchStore: Sendable {
     public let root: String
 
     public init(root: String) { self.root = root }
+
+    /// The daemon's store: `<state_dir>/store`.
+    public init(stateDirectory: String) { self.init(root: "\(stateDirectory)/store") }
 
     public func directory(sha256: String) -> String { "\(root)/\(sha256)" }
 
@@ -30,12 +34,28 @@ public struct PatchStore: Sendable {
         public func discard() { temporary.discard() }
     }
 
+    /// Removes the temporary files a daemon killed while staging or committing left behind
+    /// (each up to `max_module_size`); returns their paths.
+    public func removeLeftovers() throws(SystemError) -> [String] {
+        var removed = try TemporaryFile.removeLeftovers(inDirectory: root, prefix: Self.stagingPrefix).map { "\(root)/\($0)" }
+        let entries: [String]
+        do { entries = try FileManager.default.contentsOfDirectory(atPath: root) } catch { return removed }
+        for entry in entries.sorted() where !entry.hasPrefix(Self.stagingPrefix) {
+            let directory = directory(sha256: entry)
+            removed += try TemporaryFile.removeLeftovers(inDirectory: directory, prefix: TemporaryFile.defaultPrefix)
+                .map { "\(directory)/\($0)" }
+        }
+        return removed
+    }
+
+    static let stagingPrefix = "staging-"
+
     /// Copies `module` into a temporary file in the store, hashing the bytes it copies.
     public func stage(_ module: SafeFile, limit: Int64) throws(SafeFileError) -> StagedModule {
         let temporary: TemporaryFile
         do throws(SystemError) {
             try Directory.create(root, mode: 0o755)
-            temporary = try TemporaryFile(inDirectory: root, prefix: "staging-", mode: 0o644)
+            temporary = try TemporaryFile(inDirectory: root, prefix: Self.stagingPrefix, mode: 0o644)
         } catch {
             throw .system(error)
         }

@@ -61,7 +61,7 @@ public final class Daemon: Service {
         }
         return BundleVerifier(
             patchDirectory: configuration.patchDir, keys: keys, policy: configuration.policy,
-            store: PatchStore(root: "\(configuration.stateDir)/store"))
+            store: PatchStore(stateDirectory: configuration.stateDir))
     }
 
     /// A missing key directory means no keys; an unreadable one is an error.
@@ -70,6 +70,23 @@ public final class Daemon: Service {
         let loaded = try KeyDirectory.load(directory)
         for problem in loaded.problems { logger.warning("skipping a trusted key: \(problem)") }
         return loaded.keys
+    }
+
+    /// A daemon killed mid-write leaves its temporary files (a staged module can be as large as
+    /// `max_module_size`); nothing else writes there, so at start they are only litter.
+    private func removeLeftoverFiles() {
+        do {
+            let stateDirectory = configuration.stateDir
+            let removed =
+                try TemporaryFile.removeLeftovers(inDirectory: stateDirectory, prefix: TemporaryFile.defaultPrefix)
+                .map { "\(stateDirectory)/\($0)" }
+                + PatchStore(stateDirectory: stateDirectory).removeLeftovers()
+            if !removed.isEmpty {
+                logger.notice("removed \(removed.count) temporary file(s) an earlier run left: \(removed.joined(separator: ", "))")
+            }
+        } catch {
+            logger.warning("cannot remove temporary files an earlier run left: \(error)")
+        }
     }
 
     /// One descriptor per control-socket connection, plus the daemon's own files.
@@ -96,6 +113,7 @@ public final class Daemon: Service {
     private func serve() async throws {
         await scanner.prepareDirectory(logger: logger)
         raiseOpenFileLimit()
+        removeLeftoverFiles()
         await engine.onStatusChange { [notifier, logger] line in
             do { try notifier.notify(.status(line)) } catch { logger.debug("sd_notify: \(error)") }
         }

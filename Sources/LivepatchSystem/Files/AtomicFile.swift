@@ -35,7 +35,9 @@ public final class TemporaryFile {
 
     /// - Parameter prefix: the start of the file name; libkmod derives a module name from a
     ///   file name up to its first dot, so a module staged here needs a prefix without one.
-    public init(inDirectory directory: String, prefix: String = ".tmp-", mode: mode_t = 0o644) throws(SystemError) {
+    public static let defaultPrefix = ".tmp-"
+
+    public init(inDirectory directory: String, prefix: String = defaultPrefix, mode: mode_t = 0o644) throws(SystemError) {
         var template = Array("\(directory)/\(prefix)XXXXXX".utf8CString)
         // mkostemp needs _GNU_SOURCE, which Swift's Glibc module does not define.
         let fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
@@ -80,6 +82,27 @@ public final class TemporaryFile {
         finished = true
         failpoints.afterRename?.hit()
         try AtomicFile.syncDirectory(Path.directory(of: target))
+    }
+
+    /// Removes what writers killed before commit or discard left in `directory`: regular files
+    /// named `prefix` and mkstemp's six characters. Only for start-up, when no writer of the
+    /// process is running. Returns the names removed.
+    public static func removeLeftovers(inDirectory directory: String, prefix: String) throws(SystemError) -> [String] {
+        guard let stream = opendir(directory) else {
+            if errno == ENOENT { return [] }
+            throw .current("opendir", directory)
+        }
+        defer { closedir(stream) }
+        var removed: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix(prefix), name.utf8.count == prefix.utf8.count + 6,
+                entry.pointee.d_type == DT_REG
+            else { continue }
+            if unlinkat(dirfd(stream), name, 0) != 0, errno != ENOENT { throw .current("unlink", "\(directory)/\(name)") }
+            removed.append(name)
+        }
+        return removed.sorted()
     }
 
     /// Removes the file; safe to call more than once.

@@ -33,6 +33,9 @@ struct FileModeScenarioTests {
             "\(fresh)/lib": 0o755, stateDir: 0o755, "\(stateDir)/state.json": 0o600,
             "\(stateDir)/store": 0o755, "\(stateDir)/store/\(applied.sha256)": 0o755,
             sandbox.socket: 0o666,
+            // The simulated kernel's state stands for kernel state: only its owner may change it.
+            sandbox.kernel: 0o755, "\(sandbox.kernel)/modules": 0o755, "\(sandbox.kernel)/inject": 0o755,
+            "\(sandbox.kernel)/modules/moded.json": 0o644, "\(sandbox.kernel)/load.log": 0o644,
         ]
         for file in ["moded.ko", "moded.json", "moded.json.sig"] {
             expected["\(stateDir)/store/\(applied.sha256)/\(file)"] = 0o644

@@ -90,12 +90,10 @@ extension SimulatedKernel {
             remove: before.keys.filter { state.modules[$0] == nil }.sorted(), loaded: state.loaded,
             logSize: Self.fileSize("\(root)/load.log"))
         guard !commit.isEmpty else { return result }
-        let intent = URL(fileURLWithPath: "\(root)/commit.json")
-        do { try JSONEncoder().encode(commit).write(to: intent, options: .atomic) } catch {
-            throw BackendError("write", root, "cannot write the simulated kernel state: \(error.localizedDescription)")
-        }
+        let intent = "\(root)/commit.json"
+        try Self.write(try? JSONEncoder().encode(commit), to: intent, what: root)
         try Self.apply(commit, root: root)
-        try? FileManager.default.removeItem(at: intent)
+        try? FileManager.default.removeItem(atPath: intent)
         return result
     }
 }
@@ -126,14 +124,12 @@ extension SimulatedKernel {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         for module in commit.write {
-            guard let data = try? encoder.encode(module) else { continue }
-            do { try data.write(to: URL(fileURLWithPath: "\(directory)/\(module.name).json"), options: .atomic) } catch {
-                throw BackendError("write", module.name, "cannot write the simulated kernel state: \(error.localizedDescription)")
-            }
+            try write(try? encoder.encode(module), to: "\(directory)/\(module.name).json", what: module.name)
         }
         if !commit.loaded.isEmpty {
             let log = open("\(root)/load.log", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
             if log >= 0 {
+                _ = fchmod(log, 0o644)  // whatever the umask
                 _ = ftruncate(log, off_t(commit.logSize))
                 let lines = commit.loaded.map { "\($0)\n" }.joined()
                 _ = lines.withCString { pwrite(log, $0, strlen($0), off_t(commit.logSize)) }
@@ -142,6 +138,13 @@ extension SimulatedKernel {
         }
         for name in commit.remove {
             try? FileManager.default.removeItem(atPath: "\(directory)/\(name).json")
+        }
+    }
+
+    private static func write(_ data: Data?, to path: String, what: String) throws(BackendError) {
+        guard let data else { throw BackendError("write", what, "cannot encode the simulated kernel state") }
+        do { try AtomicFile.write(data, to: path, mode: 0o644) } catch {
+            throw BackendError("write", what, "cannot write the simulated kernel state: \(error)")
         }
     }
 

@@ -28,12 +28,11 @@ public struct SimulatedKernel: PatchBackend {
     public init(root: String, release: String) throws(BackendError) {
         self.root = root
         self.release = release
+        // Exact modes whatever the umask: the simulated kernel's files stand for kernel state,
+        // which only its owner may change.
         for directory in ["modules", "inject"] {
-            do {
-                try FileManager.default.createDirectory(
-                    atPath: "\(root)/\(directory)", withIntermediateDirectories: true)
-            } catch {
-                throw BackendError("create", root, "cannot create the simulated kernel directory: \(error.localizedDescription)")
+            do { try Directory.create("\(root)/\(directory)", mode: 0o755) } catch {
+                throw BackendError("create", root, "cannot create the simulated kernel directory: \(error)")
             }
         }
     }

@@ -96,4 +96,14 @@ extension PatchLedger {
             $0.descriptor.storedModulePath != nil && !live.contains($0.name) && !$0.state.isLoaded
         }.map(\.name).sorted()
     }
+
+    /// Patches of ours the ledger no longer counts on that the kernel still lists, disabled and
+    /// out of transition: on their way out of sysfs. A replace transition ends before the kernel's
+    /// work that frees the patches it replaced has run; their modules become unloadable after.
+    public func leaving(kernel: [KernelPatch]) -> [String] {
+        kernel.filter { patch in
+            guard !patch.enabled, !patch.inTransition, let record = records[patch.name] else { return false }
+            return record.descriptor.storedModulePath != nil && !record.state.isLoaded
+        }.map(\.name).sorted()
+    }
 }

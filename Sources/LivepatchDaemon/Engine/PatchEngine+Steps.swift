@@ -293,11 +293,33 @@ extension PatchEngine {
 
     /// Removes modules of ours the kernel no longer uses: superseded ones once the replace
     /// transition dropped them, and any a crash left between a disable and its removal.
-    private func unloadLeftovers(kernel: [KernelPatch]) async {
-        for name in ledger.unloadable(kernel: kernel) where await backend.isModuleLoaded(name) {
-            do { try await backend.unload(name) } catch {
-                logger.warning("\(name): its module could not be removed: \(error.detail)")
+    ///
+    /// The kernel frees replaced patches in a work item after the transition ends: for a moment
+    /// they stay in sysfs, then their module is still busy (EBUSY). Both are waited out, within
+    /// a bound, rather than leave the module loaded for good.
+    private func unloadLeftovers(kernel first: [KernelPatch]) async {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        var kernel = first
+        while true {
+            var waiting = ledger.leaving(kernel: kernel)
+            for name in ledger.unloadable(kernel: kernel) where await backend.isModuleLoaded(name) {
+                do { try await backend.unload(name) } catch {
+                    if error.errno == EBUSY, clock.now < deadline {
+                        waiting.append(name)
+                    } else {
+                        logger.warning("\(name): its module could not be removed: \(error.detail)")
+                    }
+                }
             }
+            if waiting.isEmpty || Task.isCancelled { return }
+            if clock.now >= deadline {
+                logger.warning("\(waiting.joined(separator: ", ")): still leaving the kernel after 30s; their modules stay loaded until the next rescan")
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+            guard let now = try? await backend.livePatches() else { return }
+            kernel = now
         }
     }
 

@@ -270,9 +270,12 @@ stall_restart_midway() {
     # A fresh helper: its thread sleeps in lp_stall_wait() again.
     rmmod lp_stall_target || fail "rmmod lp_stall_target failed"
     insmod "$VM_DIR/modules/lp_stall_target.ko" || fail "insmod lp_stall_target.ko failed"
+    # A longer timeout here, so the new daemon surely sees the transition still running: it
+    # fires 16 s after `applying` when counted from the original start; restarting 4 s in, a
+    # timeout that restarted with the daemon would fire 20 s or more after it.
+    printf 'transition_timeout = "16s"\n' >/etc/livepatchd/livepatchd.toml.d/50-stall.toml
+    systemctl reload livepatchd || fail "systemctl reload failed"
     apply_stall_in_background
-    # Restart half-way into the 8 s transition: a timeout counted from the original start fires
-    # about 8 s after `applying`, one that restarted with the daemon 12 s or more after it.
     nap 4
     local started old_pid
     old_pid=$(main_pid)
@@ -300,8 +303,8 @@ stall_restart_midway() {
         jq -r '.__MONOTONIC_TIMESTAMP' | tail -1)
     [[ -n $applying && -n $decided && -n $failed ]] ||
         fail "journal entries missing: applying '$applying', timeout warning '$decided', failed '$failed'"
-    emit "TIMING lp_stall across the restart: applying until the timeout fired $(( (decided - applying) / 1000 )) ms (timeout 8 s, restart after 4 s), until failed $(( (failed - applying) / 1000 )) ms"
-    (( (decided - applying) / 1000 < 10000 )) ||
+    emit "TIMING lp_stall across the restart: applying until the timeout fired $(( (decided - applying) / 1000 )) ms (timeout 16 s, restart after 4 s), until failed $(( (failed - applying) / 1000 )) ms"
+    (( (decided - applying) / 1000 < 18000 )) ||
         fail "the timeout fired $(( (decided - applying) / 1000 )) ms after applying: it restarted with the daemon"
     klp_gone lp_stall || fail "/sys/kernel/livepatch/lp_stall still there"
     never_inserted lp_stall || fail "lp_stall module still loaded (forced?)"

@@ -82,6 +82,11 @@ public struct ConfigLoader {
     /// Applies one file's keys in the order they appear, so the first problem reported is the
     /// first one an editor would show.
     static func apply(_ text: String, file: String, to config: inout Configuration) throws(ConfigError) {
+        if let (line, column) = TOMLHeaderGuard.firstAbortingHeader(in: text) {
+            throw ConfigError(
+                .syntax, origin: .file(file, line: line),
+                message: "TOML syntax error at column \(column): expected a table name after '['")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

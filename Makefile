@@ -1,5 +1,8 @@
 # Shortcuts; scripts/ holds the real commands (they install what they need).
-.PHONY: build test demo bench fmt lint clean crash
+.PHONY: build test demo bench fmt lint clean crash fuzz
+
+# Seconds per fuzz target: make fuzz FUZZ_TIME=600
+FUZZ_TIME ?= 60
 
 build:
 	swift build
@@ -17,7 +20,10 @@ lint:
 	swift format lint --recursive Sources Tests
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz
+
+fuzz:
+	scripts/fuzz.sh --time $(FUZZ_TIME)
 
 bench:
 	scripts/bench-lpclient.sh

@@ -29,8 +29,8 @@ public struct ConfigLoader {
         let path = ConfigPath.resolve(configPath ?? defaultPath, against: workingDirectory)
         var config = Configuration()
 
-        if let text = try readText(path) {
-            try apply(text, file: path, to: &config)
+        if let bytes = try read(path) {
+            try apply(contentsOf: bytes, file: path, to: &config)
             config.sources.append(path)
         } else if configPath != nil {
             throw ConfigError(.unreadable, origin: .file(path, line: nil), message: "cannot read: file does not exist")
@@ -46,8 +46,8 @@ public struct ConfigLoader {
         for name in names ?? [] {
             let dropIn = dropInDirectory + "/" + name
             // Listed a moment ago: if it vanished since, it is simply no longer part of the config.
-            guard let text = try readText(dropIn) else { continue }
-            try apply(text, file: dropIn, to: &config)
+            guard let bytes = try read(dropIn) else { continue }
+            try apply(contentsOf: bytes, file: dropIn, to: &config)
             config.sources.append(dropIn)
         }
 
@@ -61,23 +61,32 @@ public struct ConfigLoader {
         return config
     }
 
-    private static func readText(_ path: String) throws(ConfigError) -> String? {
-        let bytes: [UInt8]?
+    private static func read(_ path: String) throws(ConfigError) -> [UInt8]? {
         do {
-            bytes = try ConfigFiles.read(path)
+            return try ConfigFiles.read(path)
         } catch {
             throw ConfigError(.unreadable, origin: .file(path, line: nil), message: "cannot read: \(error)")
         }
-        guard let bytes else { return nil }
+    }
+
+    /// Applies the contents of one config file or drop-in over `config`, exactly as ``load(configPath:overrides:)``
+    /// does for each file it reads, without touching the file system: `file` is the absolute path
+    /// errors name and relative paths are resolved against. The fuzzer calls this too.
+    public static func apply(contentsOf bytes: [UInt8], file: String, to config: inout Configuration) throws(ConfigError) {
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ConfigError(.syntax, origin: .file(path, line: nil), message: "not valid UTF-8")
+            throw ConfigError(.syntax, origin: .file(file, line: nil), message: "not valid UTF-8")
         }
-        return text
+        try apply(text, file: file, to: &config)
     }
 
     /// Applies one file's keys in the order they appear, so the first problem reported is the
     /// first one an editor would show.
     static func apply(_ text: String, file: String, to config: inout Configuration) throws(ConfigError) {
+        if let (line, column) = TOMLHeaderGuard.firstAbortingHeader(in: text) {
+            throw ConfigError(
+                .syntax, origin: .file(file, line: line),
+                message: "TOML syntax error at column \(column): expected a table name after '['")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

@@ -1,0 +1,58 @@
+import TOMLKit
+
+/// Finds the table headers that make TOMLKit's parser, toml++ 3, abort the process instead of
+/// reporting a syntax error: `[` (or `[[`) followed, after blanks, by anything that cannot start
+/// a key, such as `[:p`, `[[=` or a lone `[` at the end of a line. toml++ asserts there
+/// (`parse_key()`: "is_bare_key_character(*cp) || is_string_delimiter(*cp)"; fixed upstream in
+/// marzer/tomlplusplus#301), and its asserts are compiled into release builds too. Found by
+/// the config fuzzer.
+///
+/// A line of that shape is a header only when the document before it is complete; inside a
+/// multi-line string or array it is part of a value, and toml++ reads it as such. So the text
+/// before such a line is parsed on its own: if it parses, toml++ would read the line as a header.
+/// Lines before the first suspect are never suspects, so parsing that text cannot abort either.
+enum TOMLHeaderGuard {
+    /// The 1-based line and column of the first character toml++ would abort on, or nil.
+    static func firstAbortingHeader(in text: String) -> (line: Int, column: Int)? {
+        // Scalars, not Characters: "\r\n" is one Character, and toml++ counts columns in code points.
+        let scalars = text.unicodeScalars
+        let lines = scalars.split(separator: "\n", omittingEmptySubsequences: false)
+        for (index, line) in lines.enumerated() {
+            let isLast = index == lines.count - 1
+            // toml++ skips a byte order mark at the start of the input.
+            let content = index == 0 && line.first == "\u{FEFF}" ? line.dropFirst() : line[...]
+            guard let column = badKeyColumn(Array(content), isLast: isLast) else { continue }
+            let before = String(scalars[scalars.startIndex..<line.startIndex])
+            if (try? TOMLTable(string: before)) != nil { return (index + 1, column) }
+        }
+        return nil
+    }
+
+    /// The column of the character after `[`, `[[` and blanks when it cannot start a key,
+    /// following toml++'s `parse_table_header`; nil for any other line.
+    private static func badKeyColumn(_ line: [Unicode.Scalar], isLast: Bool) -> Int? {
+        var index = 0
+        func skipBlanks() -> Bool {
+            let start = index
+            while index < line.count, line[index] == " " || line[index] == "\t" { index += 1 }
+            return index > start
+        }
+        _ = skipBlanks()
+        guard index < line.count, line[index] == "[" else { return nil }
+        index += 1
+        let blanks = skipBlanks()
+        if index < line.count, line[index] == "[" {
+            // `[ [` is an error toml++ reports properly.
+            if blanks { return nil }
+            index += 1
+            _ = skipBlanks()
+        }
+        // At the end of a line toml++ sees the line break; at the end of the input it reports EOF.
+        guard index < line.count else { return isLast ? nil : index + 1 }
+        let next = line[index]
+        let startsKey =
+            next == "]" || next == "\"" || next == "'" || next == "_" || next == "-"
+            || ("a"..."z").contains(next) || ("A"..."Z").contains(next) || ("0"..."9").contains(next)
+        return startsKey ? nil : index + 1
+    }
+}

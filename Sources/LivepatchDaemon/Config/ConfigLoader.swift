@@ -87,6 +87,11 @@ public struct ConfigLoader {
                 .syntax, origin: .file(file, line: line),
                 message: "TOML syntax error at column \(column): expected a table name after '['")
         }
+        if let (line, column) = TOMLHeaderGuard.firstAbortingDateTime(in: text) {
+            throw ConfigError(
+                .syntax, origin: .file(file, line: line),
+                message: "TOML syntax error at column \(column): a date without a valid time after 'T' (no key takes a date)")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

@@ -28,6 +28,41 @@ enum TOMLHeaderGuard {
         return nil
     }
 
+    /// The 1-based line and column of a date-time toml++ would abort on: a date followed by
+    /// `T` and no digit (`1979-05-27T:00`; `parse_time()` asserts "is_decimal_digit(*cp)").
+    /// Found by the config fuzzer; no key of livepatchd takes a date, so one in a value position
+    /// (after `=`, `[` or `,`) is refused outright, before toml++ sees it.
+    static func firstAbortingDateTime(in text: String) -> (line: Int, column: Int)? {
+        let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
+        for (index, line) in lines.enumerated() {
+            let scalars = Array(line)
+            var position = 0
+            while position < scalars.count {
+                defer { position += 1 }
+                guard "=[,".unicodeScalars.contains(scalars[position]) else { continue }
+                var start = position + 1
+                while start < scalars.count, scalars[start] == " " || scalars[start] == "\t" { start += 1 }
+                if isDateWithoutTime(scalars[start...]) { return (index + 1, start + 1) }
+            }
+        }
+        return nil
+    }
+
+    /// `dddd-dd-dd` then `T`/`t` and no digit.
+    private static func isDateWithoutTime(_ value: ArraySlice<Unicode.Scalar>) -> Bool {
+        let shape = Array("dddd-dd-ddT".unicodeScalars)
+        guard value.count >= shape.count else { return false }
+        for (expected, actual) in zip(shape, value) {
+            switch expected {
+            case "d": guard ("0"..."9").contains(actual) else { return false }
+            case "T": guard actual == "T" || actual == "t" else { return false }
+            default: guard actual == expected else { return false }
+            }
+        }
+        let after = value.dropFirst(shape.count).first
+        return after.map { !("0"..."9").contains($0) } ?? true
+    }
+
     /// The column of the character after `[`, `[[` and blanks when it cannot start a key,
     /// following toml++'s `parse_table_header`; nil for any other line.
     private static func badKeyColumn(_ line: [Unicode.Scalar], isLast: Bool) -> Int? {

@@ -1,5 +1,4 @@
 import Crypto
-import Foundation
 import LivepatchCore
 import LivepatchSystem
 
@@ -39,8 +38,8 @@ public struct PatchStore: Sendable {
     public func removeLeftovers() throws(SystemError) -> [String] {
         var removed = try TemporaryFile.removeLeftovers(inDirectory: root, prefix: Self.stagingPrefix).map { "\(root)/\($0)" }
         let entries: [String]
-        do { entries = try FileManager.default.contentsOfDirectory(atPath: root) } catch { return removed }
-        for entry in entries.sorted() where !entry.hasPrefix(Self.stagingPrefix) {
+        do { entries = try Directory.entries(root) } catch { return removed }
+        for entry in entries where !entry.hasPrefix(Self.stagingPrefix) {
             let directory = directory(sha256: entry)
             removed += try TemporaryFile.removeLeftovers(inDirectory: directory, prefix: TemporaryFile.defaultPrefix)
                 .map { "\(directory)/\($0)" }

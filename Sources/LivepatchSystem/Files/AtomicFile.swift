@@ -88,21 +88,20 @@ public final class TemporaryFile {
     /// named `prefix` and mkstemp's six characters. Only for start-up, when no writer of the
     /// process is running. Returns the names removed.
     public static func removeLeftovers(inDirectory directory: String, prefix: String) throws(SystemError) -> [String] {
-        guard let stream = opendir(directory) else {
-            if errno == ENOENT { return [] }
-            throw .current("opendir", directory)
+        let names: [String]
+        do { names = try Directory.entries(directory) } catch {
+            if error.errno == ENOENT { return [] }
+            throw error
         }
-        defer { closedir(stream) }
         var removed: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name.hasPrefix(prefix), name.utf8.count == prefix.utf8.count + 6,
-                entry.pointee.d_type == DT_REG
-            else { continue }
-            if unlinkat(dirfd(stream), name, 0) != 0, errno != ENOENT { throw .current("unlink", "\(directory)/\(name)") }
+        for name in names where name.hasPrefix(prefix) && name.utf8.count == prefix.utf8.count + 6 {
+            let path = "\(directory)/\(name)"
+            var status = stat()
+            guard lstat(path, &status) == 0, FileKind(mode: status.st_mode) == .regular else { continue }
+            if unlink(path) != 0, errno != ENOENT { throw .current("unlink", path) }
             removed.append(name)
         }
-        return removed.sorted()
+        return removed
     }
 
     /// Removes the file; safe to call more than once.

@@ -53,10 +53,7 @@ struct FileModeScenarioTests {
         }
         #expect(wrong.isEmpty, "\(wrong.joined(separator: "\n"))")
         // No temporary file is left behind in the state directory or the store.
-        let leftovers = try FileManager.default.subpathsOfDirectory(atPath: stateDir).filter {
-            let name = URL(fileURLWithPath: $0).lastPathComponent
-            return name.hasPrefix(".tmp-") || name.hasPrefix("staging-")
-        }
+        let leftovers = temporaryFiles(under: stateDir)
         #expect(leftovers.isEmpty, "\(leftovers)")
 
         // Non-root users read, and are refused when they try to change anything.

@@ -76,12 +76,8 @@ struct CrashInvariants {
         }
         if bench.kernel.unfinishedCommit { problems.append("the simulated kernel has an unfinished commit") }
         // No litter: temporary files a killed writer left are gone once the daemon is back.
-        let leftovers = (FileManager.default.enumerator(atPath: bench.sandbox.state)?.allObjects as? [String] ?? [])
-            .filter { path in
-                let name = URL(fileURLWithPath: path).lastPathComponent
-                return name.hasPrefix(".tmp-") || name.hasPrefix("staging-")
-            }
-        if !leftovers.isEmpty { problems.append("temporary files left in the state directory: \(leftovers.sorted())") }
+        let leftovers = temporaryFiles(under: bench.sandbox.state)
+        if !leftovers.isEmpty { problems.append("temporary files left in the state directory: \(leftovers)") }
 
         // Every patch where the scenario says, and nothing else.
         let expected = bench.scenario.expected(acknowledged)

@@ -105,3 +105,13 @@ enum HostKernel {
 
     static var hasLivepatch: Bool { FileManager.default.fileExists(atPath: "/sys/kernel/livepatch") }
 }
+
+/// Temporary files a daemon's writers leave only when killed mid-write (state file and store),
+/// as paths relative to `directory`, sorted.
+func temporaryFiles(under directory: String) -> [String] {
+    let paths = (try? FileManager.default.subpathsOfDirectory(atPath: directory)) ?? []
+    return paths.filter { path in
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        return name.hasPrefix(".tmp-") || name.hasPrefix("staging-")
+    }.sorted()
+}

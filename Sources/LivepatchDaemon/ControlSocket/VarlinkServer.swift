@@ -186,15 +186,14 @@ actor ConnectionCounter {
         case user(limit: Int)
     }
 
-    private(set) var count = 0
     private var countByUser: [UInt32: Int] = [:]
+    var count: Int { countByUser.values.reduce(0, +) }
 
     /// Admits a connection (nil) or says which limit it is past.
     func open(for peer: PeerCredentials, limits: VarlinkServer.Limits) -> Refusal? {
         guard count < limits.maxConnections else { return .total(limit: limits.maxConnections) }
         let ofUser = countByUser[peer.uid, default: 0]
         if !peer.isRoot, ofUser >= limits.maxConnectionsPerUser { return .user(limit: limits.maxConnectionsPerUser) }
-        count += 1
         countByUser[peer.uid] = ofUser + 1
         return nil
     }
@@ -213,7 +212,6 @@ actor ConnectionCounter {
     }
 
     func close(for peer: PeerCredentials) {
-        count -= 1
         let left = countByUser[peer.uid, default: 1] - 1
         countByUser[peer.uid] = left > 0 ? left : nil
     }

@@ -77,7 +77,7 @@ final class RawSocket: @unchecked Sendable {
             let left = deadline - ContinuousClock.now
             guard left > .zero else { return false }
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000, 60_000))
+            let milliseconds = Int32(min(left.milliseconds, 60_000))
             let ready = poll(&poller, 1, max(milliseconds, 1))
             if ready < 0, errno == EINTR { continue }
             return ready > 0

@@ -10,10 +10,15 @@
 #   LIVEPATCHD_VM_KEEP=1    keep the work directory (console logs, results, initramfs)
 #   LIVEPATCHD_VM_CACHE     cache directory (default /var/cache/livepatchd/vm)
 # Needs root (setup.sh installs packages; the kernel image in /boot is root's to read).
+# When the tier cannot get as far as booting, it says which step failed and what to do, and
+# still ends with its "N passed, N failed" line.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# shellcheck source=../../scripts/lib/failure-report.bash
+source "$repo/scripts/lib/failure-report.bash"
+failure_report_init run.sh
 cache=${LIVEPATCHD_VM_CACHE:-/var/cache/livepatchd/vm}
 boot1_deadline=${LIVEPATCHD_VM_BOOT1_TIMEOUT:-540}
 boot2_deadline=${LIVEPATCHD_VM_BOOT2_TIMEOUT:-240}
@@ -21,24 +26,37 @@ tier_started=$SECONDS
 
 log() { echo "vm: $*" >&2; }
 
+work=""
+summarized=0
+finish() {
+    local status=$?
+    if ((status != 0 && !summarized)); then
+        echo "VM tier: stopped before the scenarios ran, while $failure_report_step (the cause is above)"
+        echo "0 passed, 1 failed"
+    fi
+    [[ -z $work || ${LIVEPATCHD_VM_KEEP:-} == 1 ]] || rm -rf "$work"
+}
+trap finish EXIT
+
+step "setting up the host (Tests/VM/setup.sh)" "fix what setup.sh reported above and run Tests/VM/run.sh again"
 "$here/setup.sh"
 # shellcheck source=/dev/null
 source "$cache/current.env"
 
 work=$(mktemp -d /tmp/livepatchd-vm.XXXXXX)
-[[ ${LIVEPATCHD_VM_KEEP:-} == 1 ]] || trap 'rm -rf "$work"' EXIT
 
 # --- binaries: one release build with the Swift runtime linked in (the rootfs has none).
 bin=${LIVEPATCHD_VM_BIN_DIR:-}
 if [[ -z $bin ]]; then
+    step "building the release binaries" "swift build -c release --static-swift-stdlib must work in $repo (its errors are above)"
     started=$SECONDS
     (cd "$repo" && swift build -c release --static-swift-stdlib >"$work/swift-build.log" 2>&1) ||
-        { tail -30 "$work/swift-build.log" >&2; exit 1; }
+        { tail -30 "$work/swift-build.log" >&2; log "the release build failed (last lines above)"; exit 1; }
     bin=$(cd "$repo" && swift build -c release --static-swift-stdlib --show-bin-path)
     log "release build: $((SECONDS - started)) s"
 fi
 for program in livepatchd lpclient lpbundle; do
-    [[ -x $bin/$program ]] || { log "$bin/$program missing"; exit 1; }
+    [[ -x $bin/$program ]] || { log "$bin/$program missing: LIVEPATCHD_VM_BIN_DIR must hold release builds of all three"; exit 1; }
 done
 
 # --- test modules, cached per kernel release and module sources.
@@ -46,6 +64,7 @@ modules_key=$( { echo "$VM_KERNEL_RELEASE"; cat "$here"/modules/Kbuild "$here"/m
     sha256sum | cut -c1-16)
 modules=$cache/modules-$modules_key
 if [[ ! -f $modules/lp_cmdline.ko ]]; then
+    step "building the test modules against linux-headers-$VM_KERNEL_RELEASE" "modules/build.sh's error is above; it needs gcc, make and linux-headers-$VM_KERNEL_RELEASE (setup.sh installs them)"
     started=$SECONDS
     "$here/modules/build.sh" "$VM_KERNEL_RELEASE" "$modules.tmp"
     rm -rf "$modules" && mv "$modules.tmp" "$modules"
@@ -54,6 +73,7 @@ if [[ ! -f $modules/lp_cmdline.ko ]]; then
 fi
 
 # --- signed bundles, with a key made for this run.
+step "making the signed test bundles" "the lpbundle, xxd or openssl error above says what is wrong"
 lpbundle=$bin/lpbundle
 keys=$work/keys
 "$lpbundle" keygen --name vm-tier --out "$keys" >/dev/null
@@ -104,6 +124,7 @@ sign_manifest "$bundles/lp_plain/lp_plain.json"
 # --- initramfs: the cached rootfs, then the binaries, then this boot's overlay (the kernel
 # unpacks concatenated cpio archives in order, later files winning; an overlay must not name
 # /lib, /sbin or /bin, which are symlinks into /usr here and would be replaced).
+step "packing the initramfs" "cpio or gzip failed (above): is /tmp full? (df -h /tmp)"
 pack() { (cd "$1" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 | gzip -1) >"$2"; }
 
 # lpbundle stays on the host: every MiB here costs boot time (the kernel inflates it under TCG).
@@ -157,6 +178,7 @@ boot() {  # PHASE DEADLINE_SECONDS: 0 when the boot reported END
     grep -q "^END boot $phase" <(tr -d '\r' <"$work/results-$phase.log")
 }
 
+step "booting the VM" "qemu-system-x86_64's error is above; the console log is kept with LIVEPATCHD_VM_KEEP=1"
 declare -A boot_seconds
 report=$work/report
 : >"$report"
@@ -174,6 +196,7 @@ else
     incomplete=1
 fi
 
+summarized=1
 passed=$(grep -c '^RESULT PASS' "$report" || true)
 failed=$(grep -c '^RESULT FAIL' "$report" || true)
 echo
@@ -193,6 +216,6 @@ if grep -q '^JOURNAL' "$report"; then
     echo "livepatchd journal (on failure):"
     sed -n 's/^JOURNAL /  | /p' "$report"
 fi
-[[ ${LIVEPATCHD_VM_KEEP:-} == 1 ]] && echo "work directory kept: $work"
+if [[ ${LIVEPATCHD_VM_KEEP:-} == 1 ]]; then echo "work directory kept: $work"; fi
 echo "$passed passed, $failed failed"
-((failed == 0))
+[[ $failed -eq 0 ]] || exit 1

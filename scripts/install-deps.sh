@@ -9,6 +9,11 @@
 set -eu
 
 packages="libsystemd-dev libkmod-dev pkg-config gcc libc6-dev kmod systemd util-linux python3 python3-venv"
+if [ "${1-}" = --list ]; then
+    echo "$packages"
+    exit 0
+fi
+
 missing=""
 for package in $packages; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
@@ -18,9 +23,15 @@ if [ -n "$missing" ]; then
     echo "installing:$missing"
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq; then
+        echo "install-deps: apt-get update failed (see above): check /etc/apt/sources.list.d and the network to the Debian mirror, then run scripts/install-deps.sh again" >&2
+        exit 1
+    fi
     # shellcheck disable=SC2086
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
+        echo "install-deps: installing$missing failed (apt-get's error is above); fix that and run scripts/install-deps.sh again" >&2
+        exit 1
+    fi
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

@@ -263,10 +263,9 @@ struct ControlSocketScenarioTests {
         sandbox.stop()
     }
 
-    @Test("a generic Varlink client (PyPI varlink) gets GetStatus and the interface description",
-        .enabled(if: ProcessInfo.processInfo.environment["LIVEPATCHD_VARLINK_PYTHON"] != nil, "scripts/test.sh provides the client"))
+    @Test("a generic Varlink client (PyPI varlink) gets GetStatus and the interface description", .requires(.pythonVarlink))
     func genericClient() async throws {
-        let python = ProcessInfo.processInfo.environment["LIVEPATCHD_VARLINK_PYTHON"]!
+        let python = try #require(TestDependency.varlinkPython)
         let sandbox = try Sandbox()
         try await sandbox.start()
         let status = try run(python, ["-m", "varlink.cli", "call", "unix:\(sandbox.socket)/io.livepatchd.GetStatus", "{}"])

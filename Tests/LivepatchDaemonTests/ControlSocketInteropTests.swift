@@ -4,28 +4,18 @@ import LivepatchDaemon
 import Testing
 import Varlink
 
-/// Python's `varlink` package (PyPI), when installed, is a second, independent implementation:
-/// if its CLI can introspect and call the server, generic Varlink clients can.
-private let pythonVarlinkAvailable: Bool = {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import varlink.cli"]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return false }
-    process.waitUntilExit()
-    return process.terminationStatus == 0
-}()
-
-@Suite("Control socket: python varlink CLI", .enabled(if: pythonVarlinkAvailable, "pip install varlink"))
+/// Python's `varlink` package (PyPI) is a second, independent implementation: if its CLI can
+/// introspect and call the server, generic Varlink clients can.
+@Suite("Control socket: python varlink CLI", .requires(.pythonVarlink))
 struct ControlSocketInteropTests {
-    /// Runs `python3 -m varlink.cli ARGS`: stdout and stderr. The CLI exits 0 even on Varlink
-    /// errors (FACTS.md), so callers judge by the output.
+    /// Runs `python -m varlink.cli ARGS` with the interpreter scripts/test.sh provides: stdout
+    /// and stderr. The CLI exits 0 even on Varlink errors (FACTS.md), so callers judge by the output.
     private func cli(_ arguments: String...) async throws -> (out: String, err: String) {
-        try await offloaded {
+        let python = try #require(TestDependency.varlinkPython)
+        return try await offloaded {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", "-m", "varlink.cli"] + arguments
+            process.executableURL = URL(fileURLWithPath: python)
+            process.arguments = ["-m", "varlink.cli"] + arguments
             let out = Pipe()
             let err = Pipe()
             process.standardOutput = out

@@ -97,7 +97,9 @@ struct RejectionScenarioTests {
 struct KernelFailureScenarioTests {
     @Test("a stalled transition names its blocking task, then is reverted after the timeout and fails")
     func stalled() async throws {
-        let sandbox = try Sandbox(["transition_timeout": "\"3s\""])
+        // Long enough that the polls below surely see the transition running: each spawns
+        // lpclient, which on a loaded 2-core machine has taken longer than a 3 s timeout.
+        let sandbox = try Sandbox(["transition_timeout": "\"15s\""])
         try sandbox.inject("stall", "stuck_patch\n")
         try await sandbox.start()
         try sandbox.drop(try sandbox.bundle("stuck_patch"))
@@ -111,7 +113,7 @@ struct KernelFailureScenarioTests {
         #expect(show.stdout.contains("sim-stalled"), "\(show)")
 
         let failed = try await sandbox.waitFor("stuck_patch", .failed, timeout: .seconds(60))
-        #expect(failed.reason?.contains("did not finish within 3s") == true, "\(failed.reason ?? "")")
+        #expect(failed.reason?.contains("did not finish within 15s") == true, "\(failed.reason ?? "")")
         #expect(failed.reason?.contains("reverted") == true)
         #expect(sandbox.loadedModules.isEmpty, "the module must be unloaded after the rollback")
         #expect(try sandbox.lpclient("status").status == 1)

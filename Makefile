@@ -1,5 +1,5 @@
 # Shortcuts; scripts/ holds the real commands (they install what they need).
-.PHONY: build test demo bench fmt lint clean crash fuzz
+.PHONY: build test demo bench fmt lint clean crash fuzz fresh-check
 
 # Seconds per fuzz target: make fuzz FUZZ_TIME=600
 FUZZ_TIME ?= 60
@@ -35,3 +35,9 @@ TRIALS ?= 2000
 crash:
 	swift build --build-tests
 	LIVEPATCHD_CRASH_TRIALS=$(TRIALS) swift test --skip-build --filter CrashInjectionTests
+
+# THIS REMOVES PACKAGES (throw-away machines only): purges what the scripts install, then runs the
+# README's two commands from a clean clone of HEAD. `scripts/fresh-machine-check.sh` alone only
+# lists what it would remove.
+fresh-check:
+	scripts/fresh-machine-check.sh --yes

@@ -13,12 +13,15 @@ struct LifecycleScenarioTests {
         try sandbox.drop(try sandbox.bundle("before_crash"))
         try await sandbox.waitFor("before_crash", .applied)
 
-        try sandbox.inject("transition-delay", "2")
+        // Stalled until the daemon is dead: a timed transition can end between two polls of a
+        // loaded machine, and then there is no "mid-transition" left to kill the daemon in.
+        try sandbox.inject("stall", "during_crash\n")
         try sandbox.drop(try sandbox.bundle("during_crash"))
         try await sandbox.waitFor("during_crash", .applying)
-        // Loaded, and its 2 s transition running: kill the daemon now.
+        // Loaded, and its transition running: kill the daemon now.
         _ = try await eventually("during_crash to be loaded") { (sandbox.loadedModules.contains("during_crash"), sandbox.loadedModules) }
         sandbox.crash()
+        try sandbox.inject("stall", "")
         try await sandbox.start()
         try await sandbox.waitFor("during_crash", .applied)
         #expect(try sandbox.patch("before_crash")?.state == .applied)

@@ -23,12 +23,12 @@ if [ -n "$missing" ]; then
     echo "installing:$missing"
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq; then
+    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq; then
         echo "install-deps: apt-get update failed (see above): check /etc/apt/sources.list.d and the network to the Debian mirror, then run scripts/install-deps.sh again" >&2
         exit 1
     fi
     # shellcheck disable=SC2086
-    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
+    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null; then
         echo "install-deps: installing$missing failed (apt-get's error is above); fix that and run scripts/install-deps.sh again" >&2
         exit 1
     fi

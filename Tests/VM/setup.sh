@@ -61,7 +61,7 @@ newest_available_kernel() {
 
 apt_update() {
     step "updating the apt package lists" "check /etc/apt/sources.list.d and the network to the Debian mirror, then run Tests/VM/setup.sh again"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
     apt_updated=1
 }
 
@@ -73,7 +73,7 @@ apt_install() {
     [[ -n ${apt_updated:-} ]] || apt_update
     step "installing ${missing[*]}" "apt-get's error is above; once 'apt-get install ${missing[*]}' works by hand, run Tests/VM/setup.sh again"
     # INITRD=No: the kernel is booted with our own initramfs, so skip update-initramfs (~1 min).
-    DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive INITRD=No apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # The Debian mirror apt already uses (deb822 or one-line format): debootstrap uses the same.

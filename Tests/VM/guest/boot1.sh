@@ -230,7 +230,10 @@ stall_reverted() {
     state_is lp_uptime applied && klp_settled lp_uptime || fail "lp_uptime is $(patch_state lp_uptime): $(patch_field lp_uptime .reason)"
     lp revert lp_uptime >/dev/null || fail "lpclient revert lp_uptime exits $?"
     emit "TIMING daemon CPU time from the drop of lp_stall until it failed (an 8 s stalled transition): $cpu ms"
-    ((cpu < 4000)) || fail "livepatchd used $cpu ms of CPU following an 8 s transition: a busy loop?"
+    # A busy loop keeps one CPU busy for the whole 8 s (8000 ms and more). The daemon's honest
+    # cost today is the /proc walk each second: 2.9-4.2 s under TCG, depending on the host
+    # (issue 12 brings it down; the TIMING line above tracks it).
+    ((cpu < 6000)) || fail "livepatchd used $cpu ms of CPU following an 8 s transition: a busy loop?"
     emit "INFO lp_stall failed: $(patch_field lp_stall .reason)"
     [[ $(patch_field lp_stall .reason) == *lp_stall_thread* ]] || fail "reason does not name the blocking task"
     klp_gone lp_stall || fail "/sys/kernel/livepatch/lp_stall still there"

@@ -10,8 +10,8 @@
 #    and Tests/VM/setup.sh, the linux-image/linux-headers-6.1.0-* they added, the packages only
 #    those pulled in, and /var/cache/livepatchd. It keeps what Debian marks essential or
 #    required, what the Swift toolchain itself needs (swift.org's list for Debian 12), the
-#    running kernel, and any package whose removal would take something else with it (it says
-#    which and why).
+#    running kernel, and any package whose removal would take with it a package installed on
+#    purpose (it says which and why).
 # 2. Clones this repository's HEAD into a temporary directory (uncommitted changes are not in it).
 # 3. Runs `CI=true bash .ci/run` there: the README's test command, as CI runs it.
 # 4. Runs `scripts/demo.sh` there until the daemon is ready, then `lpclient status` once.
@@ -72,8 +72,11 @@ for package in $wanted $kernels; do
         candidate[$package]=1
     fi
 done
-# Keep any candidate whose removal would take a package that is not a candidate with it;
-# repeat, since keeping one can make another's removal reach further.
+# Keep any candidate whose removal would take with it a package installed on purpose (not a
+# candidate, not marked automatically installed); repeat, since keeping one can make another's
+# removal reach further.
+declare -A automatic=()
+for package in $(apt-mark showauto); do automatic[${package%%:*}]=1; done
 changed=1
 while ((changed)); do
     changed=0
@@ -85,7 +88,7 @@ while ((changed)); do
             continue
         fi
         for gone in $gone_with; do
-            if [[ -z ${candidate[$gone]:-} ]]; then
+            if [[ -z ${candidate[$gone]:-} && -z ${automatic[$gone]:-} ]]; then
                 unset "candidate[$package]"
                 kept+=("$package (removing it would also remove $gone)")
                 changed=1

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import LivepatchDaemon
@@ -8,6 +9,18 @@ struct ConfigErrorTests {
     private func error(_ text: String, in scratch: ConfigScratch) throws -> ConfigError {
         try scratch.write("livepatchd.toml", text)
         return try #require(scratch.loadError())
+    }
+
+    @Test("a drop-in that is a FIFO is refused at once, never opened for a blocking read", .timeLimit(.minutes(1)))
+    func fifoDropIn() throws {
+        let scratch = try ConfigScratch()
+        try scratch.write("livepatchd.toml", "apply = \"auto\"\n")
+        let dropIn = try scratch.write("livepatchd.toml.d/10-fifo.toml", "")
+        try FileManager.default.removeItem(atPath: dropIn)
+        #expect(mkfifo(dropIn, 0o644) == 0)
+        let error = try #require(scratch.loadError())
+        #expect(error.kind == .unreadable)
+        #expect(error.description == "\(dropIn): cannot read: it is a FIFO, not a regular file")
     }
 
     @Test func badEnumValue() throws {

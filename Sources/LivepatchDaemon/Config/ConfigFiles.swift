@@ -8,23 +8,50 @@ enum ConfigFiles {
     /// A config file is a few KiB; anything this big is a mistake (a wrong path, a device).
     static let maximumSize = 1 << 20
 
-    /// The bytes of `path`, or nil when it does not exist.
-    static func read(_ path: String) throws(SystemError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// Why a config file was not read.
+    enum ReadError: Error, CustomStringConvertible {
+        case system(SystemError)
+        /// A FIFO would block the reload forever, a device has no end: regular files only.
+        case notRegular(FileKind)
+        case tooLarge(Int64)
+
+        var description: String {
+            switch self {
+            case .system(let error): "\(error)"
+            case .notRegular(let kind): "it is a \(kind.rawValue), not a regular file"
+            case .tooLarge(let size): "it is \(size) bytes; a config file is at most \(ConfigFiles.maximumSize)"
+            }
+        }
+    }
+
+    /// The bytes of `path`, or nil when it does not exist. Only a regular file (a symlink to one
+    /// counts: /etc is root's) of at most ``maximumSize`` bytes is read; opening never blocks.
+    static func read(_ path: String) throws(ReadError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         if fd < 0 {
             if errno == ENOENT { return nil }
-            throw SystemError.current("open", path)
+            throw .system(.current("open", path))
         }
         defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw .system(.current("fstat", path)) }
+        let kind = FileKind(mode: status.st_mode)
+        guard kind == .regular else { throw .notRegular(kind) }
+        guard status.st_size <= maximumSize else { throw .tooLarge(Int64(status.st_size)) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
-            let count = try retryingOnInterrupt("read", path) {
-                chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            let count: Int
+            do {
+                count = try retryingOnInterrupt("read", path) {
+                    chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                }
+            } catch {
+                throw .system(error)
             }
             if count == 0 { return bytes }
             bytes.append(contentsOf: chunk[..<count])
-            if bytes.count > maximumSize { throw SystemError("read", path, errno: EFBIG) }
+            if bytes.count > maximumSize { throw .tooLarge(Int64(bytes.count)) }
         }
     }
 

@@ -13,7 +13,7 @@ public enum FileKind: String, Sendable, Equatable {
     case socket
     case unknown = "special file"
 
-    init(mode: mode_t) {
+    public init(mode: mode_t) {
         switch mode & S_IFMT {
         case S_IFREG: self = .regular
         case S_IFLNK: self = .symlink

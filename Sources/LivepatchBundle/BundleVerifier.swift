@@ -24,7 +24,7 @@ public struct BundleVerifier: Sendable {
     }
 
     /// Manifest files in `directory`: `*.json`, sorted, hidden files skipped.
-    public static func manifestFileNames(inDirectory directory: String) throws -> [String] {
+    public static func manifestFileNames(inDirectory directory: String) throws(SystemError) -> [String] {
         try Directory.entries(directory).filter { $0.hasSuffix(".json") && $0.count > 5 && !$0.hasPrefix(".") }
     }
 

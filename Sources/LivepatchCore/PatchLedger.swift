@@ -1,8 +1,9 @@
 import Foundation
 import LivepatchAPI
 
-/// The patch state machine of DESIGN.md "States": every record, every state change, the
-/// stacking order. No I/O, no clock: callers pass `now` and perform the steps it plans.
+/// What the daemon knows and wants of every patch, as persisted in the state directory: the
+/// records, their history and the stacking order. It changes only as ``PatchMachine`` decides;
+/// no I/O, no clock (callers pass `now`).
 public struct PatchLedger: Codable, Sendable, Equatable {
     public internal(set) var records: [String: PatchRecord] = [:]
     /// Oldest first, at most ``historyLimit`` entries.
@@ -51,7 +52,7 @@ public struct PatchLedger: Codable, Sendable, Equatable {
     /// a failed, reverted or superseded patch only by a different manifest (a new version).
     /// The same manifest seen again keeps what the daemon knows of it: whether it is desired
     /// (an operator's apply survives a reboot) and its place in the stacking order.
-    public mutating func arrive(_ arrival: Arrival, now: Date) -> [Transition] {
+    mutating func arrive(_ arrival: Arrival, now: Date) -> [StateChange] {
         let incoming = arrival.descriptor
         guard let existing = records[incoming.name] else {
             return [set(PatchRecord(descriptor: incoming, state: arrival.state, reason: arrival.reason, since: now), from: nil, now: now)]
@@ -88,17 +89,19 @@ public struct PatchLedger: Codable, Sendable, Equatable {
         return [set(record, from: existing.state, now: now)]
     }
 
-    /// A manifest left the patch directory: what only existed there (pending, rejected) goes too.
-    public mutating func manifestRemoved(_ manifestFile: String) -> [String] {
+    /// Manifests that left the patch directory: what only existed there (pending, rejected)
+    /// goes too, also when they left while the daemon was not running.
+    mutating func forgetRemoved(keeping manifestFiles: Set<String>) -> [String] {
         let gone = records.values.filter {
-            $0.descriptor.manifestFile == manifestFile && ($0.state == .pending || $0.state == .rejected)
+            guard let file = $0.descriptor.manifestFile else { return false }
+            return !manifestFiles.contains(file) && ($0.state == .pending || $0.state == .rejected)
         }.map(\.name)
         for name in gone { records[name] = nil }
         return gone.sorted()
     }
 
     /// Pending patches whose files did not all arrive within `settleTimeout` are rejected.
-    public mutating func settle(now: Date, settleTimeout: Duration) -> [Transition] {
+    mutating func settle(now: Date, settleTimeout: Duration) -> [StateChange] {
         records.values.filter { $0.state == .pending && now >= $0.since + settleTimeout }
             .sorted { $0.name < $1.name }
             .map { record in
@@ -113,10 +116,12 @@ public struct PatchLedger: Codable, Sendable, Equatable {
     public enum RequestError: Error, Sendable, Equatable {
         case noSuchPatch(String)
         case invalidState(name: String, state: PatchState, reason: String)
+        /// The kernel cannot live patch: nothing is applied.
+        case notSupported(reason: String)
     }
 
     /// `Apply(name)`: the patch becomes desired; the next step applies it.
-    public mutating func requestApply(_ name: String, runningRelease: String) throws(RequestError) {
+    mutating func requestApply(_ name: String, runningRelease: String) throws(RequestError) {
         guard var record = records[name] else { throw .noSuchPatch(name) }
         switch record.state {
         case .applied, .applying:
@@ -128,6 +133,7 @@ public struct PatchLedger: Codable, Sendable, Equatable {
                     reason: "built for kernel \(release), the running kernel is \(runningRelease); it stays staged for that kernel")
             }
             record.desired = true
+            record.disabledOutside = nil
             records[name] = record
         case .pending, .rejected:
             throw .invalidState(
@@ -141,7 +147,7 @@ public struct PatchLedger: Codable, Sendable, Equatable {
     }
 
     /// `Revert(name)`: refused while another applied patch is stacked on top of this one.
-    public mutating func requestRevert(_ name: String) throws(RequestError) {
+    mutating func requestRevert(_ name: String) throws(RequestError) {
         guard var record = records[name] else { throw .noSuchPatch(name) }
         switch record.state {
         case .applied, .foreign:
@@ -155,7 +161,7 @@ public struct PatchLedger: Codable, Sendable, Equatable {
             record.desired = false
             record.revertRequested = true
             records[name] = record
-        case .reverted:
+        case .reverted, .reverting:
             return
         case .applying:
             throw .invalidState(name: name, state: record.state, reason: "its transition is still running; revert it once it is applied")

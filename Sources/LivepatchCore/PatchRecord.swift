@@ -23,8 +23,11 @@ public struct PatchRecord: Codable, Sendable, Equatable {
     /// the kernel is touched, so a restart in the middle still ends `failed`, not retried.
     public var rollbackReason: String?
     /// A new version that arrived while this one is loaded: the kernel cannot hold two modules
-    /// of one name, so it is staged once this one is reverted.
+    /// of one name, so it is staged once this one is reverted (or has failed).
     public var heldUpgrade: PatchDescriptor?
+    /// When the patch was found disabled by someone else (`echo 0 > enabled`) with its module
+    /// left loaded: not applied again, and its module not touched, until an operator applies it.
+    public var disabledOutside: Date?
 
     public var name: String { descriptor.name }
 
@@ -79,22 +82,3 @@ public struct PatchDescriptor: Codable, Sendable, Equatable {
     }
 }
 
-/// A livepatch as the kernel (or the simulated kernel) shows it.
-public struct KernelPatch: Sendable, Equatable {
-    public var name: String
-    /// `/sys/kernel/livepatch/<name>/enabled`.
-    public var enabled: Bool
-    /// `/sys/kernel/livepatch/<name>/transition`.
-    public var inTransition: Bool
-    public var functions: [String]
-    /// `<object>/patched` of each object.
-    public var objects: [PatchObject]
-
-    public init(name: String, enabled: Bool, inTransition: Bool, functions: [String], objects: [PatchObject] = []) {
-        self.name = name
-        self.enabled = enabled
-        self.inTransition = inTransition
-        self.functions = functions
-        self.objects = objects
-    }
-}

@@ -19,6 +19,8 @@ public final class Daemon: Service {
     let server: VarlinkServer
     let notifier = ServiceNotifier()
     let logger: Logger
+    /// One daemon per state directory: two would load, fail and report against each other.
+    let stateLock: DirectoryLock
 
     public init(configuration: Configuration, configPath: String?, overrides: ConfigOverrides, logger: Logger) throws {
         self.configuration = configuration
@@ -31,6 +33,7 @@ public final class Daemon: Service {
             verifier: try Self.makeVerifier(configuration, logger: logger))
         try FileManager.default.createDirectory(
             atPath: configuration.stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        stateLock = try Self.lockStateDirectory(configuration)
         engine = try PatchEngine(
             backend: backend, policy: configuration.policy, scanner: scanner,
             stateFile: StateFile(stateDirectory: configuration.stateDir), logger: logger)
@@ -39,6 +42,20 @@ public final class Daemon: Service {
             interfaces: [(name: LivepatchInterface.name, description: LivepatchInterface.description)],
             vendor: "livepatchd", product: "livepatchd", version: LivepatchDaemonVersion.current,
             url: "https://github.com/livepatchd/livepatchd", handler: ControlService(engine: engine), logger: logger)
+    }
+
+    struct StateDirectoryInUse: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func lockStateDirectory(_ configuration: Configuration) throws -> DirectoryLock {
+        do {
+            return try DirectoryLock(directory: configuration.stateDir, owner: "livepatchd pid \(getpid()), socket \(configuration.socket)")
+        } catch .held(_, let owner) {
+            throw StateDirectoryInUse(
+                description: "the state directory \(configuration.stateDir) is in use by \(owner.isEmpty ? "another livepatchd" : owner); "
+                    + "stop that one first, or give this one its own state_dir")
+        }
     }
 
     static func makeBackend(_ configuration: Configuration) throws -> any PatchBackend {
@@ -133,16 +150,19 @@ public final class Daemon: Service {
             try await self.server.waitUntilBound()
             group.addTask { await self.watchPatchDirectory() }
             group.addTask {
-                await self.engine.start()
-                guard !Task.isCancelled else { return }
-                do { try self.notifier.notify(.ready) } catch { self.logger.error("sd_notify READY=1: \(error)") }
-                let status = await self.engine.status()
-                self.logger.event(.ready, "ready: \(status.summary)")
-                if let reason = status.kernel.unsupportedReason {
-                    self.logger.event(.kernelUnsupported, "\(reason): patches are verified and staged, nothing is applied", level: .warning)
-                }
-                await self.engine.run()
+                await self.engine.run { await self.ready() }
             }
+        }
+    }
+
+    /// READY=1: the kernel and the patch directory are read and desired patches re-applied.
+    private func ready() async {
+        guard !Task.isCancelled else { return }
+        do { try notifier.notify(.ready) } catch { logger.error("sd_notify READY=1: \(error)") }
+        let status = await engine.status()
+        logger.event(.ready, "ready: \(status.summary)")
+        if let reason = status.kernel.unsupportedReason {
+            logger.event(.kernelUnsupported, "\(reason): patches are verified and staged, nothing is applied", level: .warning)
         }
     }
 
@@ -154,9 +174,9 @@ public final class Daemon: Service {
             do {
                 let watcher = try DirectoryWatcher(path: directory)
                 // Catch up on whatever happened while nothing was watching.
-                _ = await engine.rescanDirectory()
+                await engine.directoryChanged()
                 await withTaskCancellationHandler {
-                    for await _ in watcher.changes { _ = await engine.rescanDirectory() }
+                    for await _ in watcher.changes { await engine.directoryChanged() }
                 } onCancel: {
                     watcher.stop()
                 }

@@ -4,9 +4,6 @@ import Testing
 
 @testable import LivepatchCore
 
-private let release = "6.1.0-test-amd64"
-private let t0 = Date(timeIntervalSince1970: 1_800_000_000)
-
 /// Crash, reboot and ordering cases found by a second reader of the state machine.
 @Suite("Reboots and crashes keep intent and order")
 struct PatchLedgerRecoveryTests {
@@ -18,26 +15,16 @@ struct PatchLedgerRecoveryTests {
 
     @Test("an operator's apply under manual policy survives a reboot and the first scan after it")
     func manualApplySurvivesReboot() throws {
-        var l = ledger(verified("a"))
-        try l.requestApply("a", runningRelease: release)
-        l.applyFully("a")
-        _ = l.reconcile(kernel: [], now: t0)
-        #expect(l.arrive(verified("a"), now: t0).isEmpty, "the same manifest is not a new arrival")
-        #expect(l["a"]?.desired == true)
-        #expect(l.nextStep(policy: manual, runningRelease: release, canApply: true, now: t0) == .apply("a"))
-    }
-
-    @Test("after a reboot patches are applied again in the order they were enabled, not by name")
-    func reapplyInStackingOrder() {
-        var l = ledger(verified("b_first", functions: ["vmlinux:f"]), verified("a_later", functions: ["vmlinux:f"]))
-        l.applyFully("b_first")
-        l.applyFully("a_later")
-        _ = l.reconcile(kernel: [], now: t0)
-        #expect(l.nextStep(policy: Policy(), runningRelease: release, canApply: true, now: t0) == .apply("b_first"))
-        l.applyFully("b_first")
-        #expect(l.nextStep(policy: Policy(), runningRelease: release, canApply: true, now: t0) == .apply("a_later"))
-        l.applyFully("a_later")
-        #expect(l.stackedAbove("b_first") == ["a_later"])
+        var h = MachineHarness(verified("a"), policy: manual)
+        h.run()
+        try h.requestApply("a")
+        h.run()
+        h.reboot()
+        h.drop(verified("a"))
+        h.run()
+        #expect(h["a"]?.desired == true)
+        #expect(h.kernelSteps == ["load a", "load a"])
+        #expect(h.state("a") == .applied)
     }
 
     @Test("a replace patch that finished while the daemon was dead supersedes the old ones; they are not applied again")
@@ -46,39 +33,39 @@ struct PatchLedgerRecoveryTests {
         l.applyFully("a_old")
         _ = l.beginApply("r_new", now: t0)
         // The kernel finished the replace transition: a_old left sysfs with it.
-        let transitions = l.reconcile(kernel: [KernelPatch(name: "r_new", enabled: true, inTransition: false, functions: [])], now: t0)
-        #expect(transitions.map(\.to) == [.applied, .superseded])
-        #expect(l["a_old"]?.state == .superseded)
-        #expect(l.nextStep(policy: Policy(), runningRelease: release, canApply: true, now: t0) == .idle(until: nil))
+        var h = MachineHarness(ledger: l)
+        h.foreignLoad("r_new")
+        h.run()
+        #expect(h.changes.map(\.to) == [.applied, .superseded])
+        #expect(h.state("a_old") == .superseded)
+        #expect(h.kernelSteps.isEmpty)
     }
 
-    @Test("a staged patch found enabled in the kernel is applied and wanted: the daemon does not take it out")
+    @Test("a staged patch found enabled under manual policy stays applied and wanted")
     func foundEnabledIsKept() {
-        var l = ledger(verified("a"))
-        let transitions = l.reconcile(kernel: [KernelPatch(name: "a", enabled: true, inTransition: false, functions: [])], now: t0)
-        #expect(transitions.map(\.to) == [.applied])
-        #expect(l["a"]?.desired == true)
-        #expect(l.nextStep(policy: manual, runningRelease: release, canApply: true, now: t0) == .idle(until: nil))
+        var h = MachineHarness(policy: manual, ledger: ledger(verified("a")))
+        h.manifestFiles = ["a.json"]
+        h.foreignLoad("a")
+        h.run()
+        #expect(h.state("a") == .applied)
+        #expect(h["a"]?.desired == true)
+        #expect(h.kernelSteps.isEmpty)
     }
 
-    @Test("a rejected bundle's name found enabled in the kernel is foreign: what runs was not verified here")
-    func rejectedFoundEnabledIsForeign() {
-        var l = ledger(.rejected(PatchDescriptor(name: "x"), reason: "bad signature"))
-        _ = l.reconcile(kernel: [KernelPatch(name: "x", enabled: true, inTransition: false, functions: [])], now: t0)
-        #expect(l["x"]?.state == .foreign)
-    }
-
-    @Test("modules of ours the kernel no longer uses can be removed; loaded and foreign ones never")
-    func leftovers() throws {
+    @Test("modules of ours the kernel no longer uses are removed; loaded and foreign ones never")
+    func leftovers() {
         var l = ledger(verified("reverted_one"), verified("applied_one"))
         l.applyFully("reverted_one")
         l.applyFully("applied_one")
-        try l.requestRevert("reverted_one")
         _ = l.beginRevert("reverted_one", now: t0)
         _ = l.finishRevert("reverted_one", now: t0)
-        _ = l.reconcile(kernel: [KernelPatch(name: "applied_one", enabled: true, inTransition: false, functions: []),
-            KernelPatch(name: "x", enabled: true, inTransition: false, functions: [])], now: t0)
-        #expect(l.unloadable(kernel: [KernelPatch(name: "applied_one", enabled: true, inTransition: false, functions: [])]) == ["reverted_one"])
+        var h = MachineHarness(ledger: l)
+        h.modules = ["reverted_one", "applied_one", "x"]
+        h.patches["applied_one"] = KernelPatch(name: "applied_one", enabled: true, inTransition: false, functions: [])
+        h.patches["x"] = KernelPatch(name: "x", enabled: true, inTransition: false, functions: [])
+        h.run()
+        #expect(h.kernelSteps == ["unload reverted_one"])
+        #expect(h.modules == ["applied_one", "x"])
     }
 
     @Test("a new version of an applied patch waits, says so, and is staged once the old one is reverted")
@@ -99,11 +86,11 @@ struct PatchLedgerRecoveryTests {
     @Test("a refused revert of a foreign patch leaves it foreign and not desired")
     func abortForeignRevert() throws {
         var l = PatchLedger()
-        _ = l.reconcile(kernel: [KernelPatch(name: "x", enabled: true, inTransition: false, functions: [])], now: t0)
+        _ = l.foreign(KernelPatch(name: "x", enabled: true, inTransition: false, functions: []), replacing: nil, now: t0)
         try l.requestRevert("x")
         _ = l.beginRevert("x", now: t0)
         #expect(l.abortRevert("x", reason: "revert failed", now: t0).to == .foreign)
         #expect(l["x"]?.desired == false)
-        #expect(l.nextStep(policy: Policy(), runningRelease: release, canApply: true, now: t0) == .idle(until: nil))
+        #expect(l["x"]?.revertRequested == false, "not retried in a loop")
     }
 }

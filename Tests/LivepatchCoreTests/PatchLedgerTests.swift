@@ -4,34 +4,6 @@ import Testing
 
 @testable import LivepatchCore
 
-private let release = "6.1.0-test-amd64"
-private let t0 = Date(timeIntervalSince1970: 1_800_000_000)
-
-/// A verified patch for the running kernel, as the scanner reports it.
-func verified(_ name: String, functions: [String] = [], replace: Bool = false, release: String = release, digest: String? = nil)
-    -> PatchLedger.Arrival
-{
-    .verified(
-        PatchDescriptor(
-            name: name, version: "1", sha256: String(repeating: "a", count: 64), manifestDigest: digest ?? "m-\(name)",
-            kernels: [release], replace: replace, release: release, storedModulePath: "/store/\(name).ko",
-            functions: functions, manifestFile: "\(name).json"),
-        note: nil)
-}
-
-func ledger(_ arrivals: PatchLedger.Arrival...) -> PatchLedger {
-    var ledger = PatchLedger()
-    for arrival in arrivals { _ = ledger.arrive(arrival, now: t0) }
-    return ledger
-}
-
-extension PatchLedger {
-    /// Runs a whole apply as the engine would after a clean transition.
-    mutating func applyFully(_ name: String, at time: Date = t0) {
-        _ = beginApply(name, now: time)
-        _ = finishApply(name, functions: nil, now: time)
-    }
-}
 
 @Suite("Arrivals from the patch directory")
 struct ArrivalTests {
@@ -106,8 +78,8 @@ struct ArrivalTests {
     @Test("pending and rejected records leave with their manifest; staged ones stay (they are in the store)")
     func manifestRemoved() {
         var l = ledger(.rejected(PatchDescriptor(name: "r", manifestFile: "r.json"), reason: "bad"), verified("s"))
-        #expect(l.manifestRemoved("r.json") == ["r"])
-        #expect(l.manifestRemoved("s.json").isEmpty)
+        #expect(l.forgetRemoved(keeping: ["s.json"]) == ["r"])
+        #expect(l.forgetRemoved(keeping: []).isEmpty)
         #expect(l["s"]?.state == .staged)
     }
 }

@@ -13,6 +13,11 @@ final class KernelBackendTests {
     var proc: String { "\(root)/proc" }
     var backend: KernelBackend { KernelBackend(sysfsRoot: sys, procRoot: proc, release: "6.1.0-56-amd64") }
 
+    /// Every Linux system has /sys/module; the loaded modules are read from it.
+    init() throws {
+        try FileManager.default.createDirectory(atPath: "\(root)/sys/module", withIntermediateDirectories: true)
+    }
+
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
     func write(_ path: String, _ contents: String) throws {
@@ -48,7 +53,7 @@ final class KernelBackendTests {
         try livepatch(
             "lp_b", enabled: false, transition: true, functions: [("lp_target", "lp_target_show"), ("vmlinux", "f")],
             unloaded: ["lp_target"])
-        let patches = try await backend.livePatches()
+        let patches = (try await backend.read()).patches
         #expect(patches == [
             KernelPatch(
                 name: "lp_a", enabled: true, inTransition: false, functions: ["vmlinux:cmdline_proc_show"],
@@ -59,10 +64,24 @@ final class KernelBackendTests {
         ])
     }
 
+    @Test("an attribute that cannot be read makes the read fail: unknown is not gone")
+    func unreadableAttribute() async throws {
+        try write("\(sys)/kernel/livepatch/lp_a/transition", "0\n")
+        try mkdir("\(sys)/kernel/livepatch/lp_a/enabled")  // read(2) gives EISDIR
+        await #expect(throws: BackendError.self) { try await backend.read() }
+        do { _ = try await backend.read() } catch { #expect(error.errno == EISDIR) }
+    }
+
+    @Test("loaded modules come from /sys/module")
+    func loadedModules() async throws {
+        try mkdir("\(sys)/module/lp_a")
+        #expect(try await backend.read().loadedModules == ["lp_a"])
+    }
+
     @Test("no /sys/kernel/livepatch: no patches, and the support report says livepatch is missing")
     func unsupported() async throws {
         try mkdir(sys)
-        #expect(try await backend.livePatches().isEmpty)
+        #expect((try await backend.read()).patches.isEmpty)
         #expect(backend.support().livepatch == false)
         #expect(backend.support().unsupportedReason?.contains("/sys/kernel/livepatch") == true)
     }
@@ -108,8 +127,8 @@ final class KernelBackendTests {
     @Test("a module is loaded when /sys/module/<name> exists")
     func moduleLoaded() async throws {
         try mkdir("\(sys)/module/lp_a")
-        #expect(await backend.isModuleLoaded("lp_a"))
-        #expect(await backend.isModuleLoaded("lp_b") == false)
+        #expect((try await backend.read()).isLoaded("lp_a"))
+        #expect((try await backend.read()).isLoaded("lp_b") == false)
     }
 
     @Test("waiting for a transition returns as soon as transition changes, well before the deadline")
@@ -126,6 +145,6 @@ final class KernelBackendTests {
         let waited = await clock.measure { await backend.waitForTransition("lp_a", until: clock.now + .seconds(120)) }
         try await flip.value
         #expect(waited < .seconds(60), "waited \(waited)")
-        #expect(try await backend.livePatches().first?.inTransition == false)
+        #expect((try await backend.read()).patches.first?.inTransition == false)
     }
 }

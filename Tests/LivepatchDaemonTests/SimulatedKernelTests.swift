@@ -38,7 +38,7 @@ final class SimulatedKernelTests {
     }
 
     func patch(_ name: String) async throws -> KernelPatch? {
-        try await kernel.livePatches().first { $0.name == name }
+        (try await kernel.read()).patches.first { $0.name == name }
     }
 
     func waitForTransitionEnd(_ name: String) async throws {
@@ -51,7 +51,8 @@ final class SimulatedKernelTests {
 
     @Test("load enables the patch with a transition, reports the module's functions, and EEXIST for a second load")
     func load() async throws {
-        try inject("transition-delay", "0.2")
+        // Stalled, so it is surely seen running, however loaded the machine; released below.
+        try inject("stall", "a\n")
         let path = try module("a", functions: "vmlinux:f,vmlinux:g")
         try await kernel.load(modulePath: path, name: "a")
         #expect(
@@ -59,10 +60,23 @@ final class SimulatedKernelTests {
                 == KernelPatch(
                     name: "a", enabled: true, inTransition: true, functions: ["vmlinux:f", "vmlinux:g"],
                     objects: [PatchObject(name: "vmlinux", patched: true)]))
+        try inject("stall", "")
         try await waitForTransitionEnd("a")
         #expect(try await patch("a")?.inTransition == false)
         await #expect(throws: BackendError.self) { try await kernel.load(modulePath: path, name: "a") }
         do { try await kernel.load(modulePath: path, name: "a") } catch { #expect(error.errno == EEXIST) }
+    }
+
+    @Test("an injected read failure makes the read fail with EIO, and nothing else")
+    func readFailure() async throws {
+        try await kernel.load(modulePath: try module("a"), name: "a")
+        try inject("fail-read", "all\n")
+        do {
+            _ = try await kernel.read()
+            Issue.record("the read must fail while fail-read is injected")
+        } catch { #expect(error.errno == EIO) }
+        try inject("fail-read", "")
+        #expect(try await kernel.read().isLoaded("a"))
     }
 
     @Test("a load or a disable during another patch's transition fails with EBUSY")
@@ -78,9 +92,12 @@ final class SimulatedKernelTests {
 
     @Test("disable ends with the sysfs directory gone; only then can the module be removed")
     func disableThenUnload() async throws {
-        try inject("transition-delay", "0.1")
+        try inject("transition-delay", "0.05")
         try await kernel.load(modulePath: try module("a"), name: "a")
         try await waitForTransitionEnd("a")
+        // The disable's transition runs long enough for the unload below to meet it, even when
+        // the test's next step waits seconds for a thread on a loaded machine.
+        try inject("transition-delay", "10")
         try await kernel.disable("a")
         do {
             try await kernel.unload("a")
@@ -89,7 +106,7 @@ final class SimulatedKernelTests {
         try await waitForTransitionEnd("a")
         #expect(try await patch("a") == nil)
         try await kernel.unload("a")
-        #expect(await kernel.isModuleLoaded("a") == false)
+        #expect((try await kernel.read()).isLoaded("a") == false)
     }
 
     @Test("a stalled transition never ends while stalled, reports its blocker, and reverses when disabled")
@@ -126,8 +143,8 @@ final class SimulatedKernelTests {
         try await waitForTransitionEnd("a")
         try await kernel.load(modulePath: try module("r", replace: true), name: "r")
         try await waitForTransitionEnd("r")
-        #expect(try await kernel.livePatches().map(\.name) == ["r"])
-        #expect(await kernel.isModuleLoaded("a"), "the replaced module stays loaded until removed")
+        #expect((try await kernel.read()).patches.map(\.name) == ["r"])
+        #expect((try await kernel.read()).isLoaded("a"), "the replaced module stays loaded until removed")
         try await kernel.unload("a")
     }
 
@@ -139,13 +156,13 @@ final class SimulatedKernelTests {
             try await kernel.load(modulePath: a, name: "a")
             Issue.record("the injected failure must refuse the load")
         } catch { #expect(error.errno == ENOEXEC) }
-        #expect(await kernel.isModuleLoaded("a") == false)
+        #expect((try await kernel.read()).isLoaded("a") == false)
     }
 
     @Test("the state outlives the process that made it: a second instance sees what is loaded")
     func persistent() async throws {
         try await kernel.load(modulePath: try module("a"), name: "a")
         let again = try SimulatedKernel(root: root, release: "6.1.0-sim-amd64")
-        #expect(try await again.livePatches().map(\.name) == ["a"])
+        #expect((try await again.read()).patches.map(\.name) == ["a"])
     }
 }

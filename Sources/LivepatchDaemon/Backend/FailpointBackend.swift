@@ -11,8 +11,7 @@ struct FailpointBackend: PatchBackend {
     var kind: String { wrapped.kind }
     var release: String { wrapped.release }
     func support() -> KernelSupport { wrapped.support() }
-    func livePatches() async throws(BackendError) -> [KernelPatch] { try await wrapped.livePatches() }
-    func isModuleLoaded(_ name: String) async -> Bool { await wrapped.isModuleLoaded(name) }
+    func read() async throws(BackendError) -> KernelView { try await wrapped.read() }
 
     func load(modulePath: String, name: String) async throws(BackendError) {
         Failpoint.backendLoadBefore.hit()

@@ -23,21 +23,53 @@ public struct KernelBackend: PatchBackend {
         KernelSupportProbe(sysfsRoot: sysfsRoot, procRoot: procRoot).probe(release: release, simulated: false)
     }
 
-    public func livePatches() async throws(BackendError) -> [KernelPatch] {
+    public func read() async throws(BackendError) -> KernelView {
+        KernelView(patches: try livePatches(), loadedModules: try loadedModules())
+    }
+
+    private func livePatches() throws(BackendError) -> [KernelPatch] {
         guard FileManager.default.fileExists(atPath: livepatchRoot) else { return [] }
         let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: livepatchRoot) } catch {
-            throw BackendError("list", livepatchRoot, error.localizedDescription)
+        do { names = try Directory.entries(livepatchRoot) } catch {
+            throw BackendError("read", livepatchRoot, "cannot list it: \(error)")
         }
-        return names.sorted().compactMap { name in
+        var patches: [KernelPatch] = []
+        for name in names.sorted() {
             let directory = "\(livepatchRoot)/\(name)"
-            guard let enabled = attribute(directory, "enabled"), let transition = attribute(directory, "transition") else {
-                return nil  // gone between the listing and the read: the transition ended
+            let enabled: String
+            let transition: String
+            do throws(SystemError) {
+                enabled = try Self.attribute(directory, "enabled")
+                transition = try Self.attribute(directory, "transition")
+            } catch {
+                // Gone between the listing and the read: its transition ended. Anything else
+                // (EIO, EMFILE) leaves the kernel's state unknown, which is not "gone".
+                if error.errno == ENOENT, !FileManager.default.fileExists(atPath: directory) { continue }
+                throw BackendError("read", name, "cannot read \(directory): \(error)", errno: error.errno)
             }
-            return KernelPatch(
-                name: name, enabled: enabled == "1", inTransition: transition == "1", functions: functions(directory),
-                objects: objects(directory))
+            patches.append(
+                KernelPatch(
+                    name: name, enabled: enabled == "1", inTransition: transition == "1", functions: functions(directory),
+                    objects: objects(directory)))
         }
+        return patches
+    }
+
+    /// `/sys/module/<name>` for every loaded module (and some built-in ones, which no patch is named for).
+    private func loadedModules() throws(BackendError) -> Set<String> {
+        do { return Set(try Directory.entries("\(sysfsRoot)/module")) } catch {
+            throw BackendError("read", "\(sysfsRoot)/module", "cannot list the loaded modules: \(error)")
+        }
+    }
+
+    /// A sysfs attribute: one small read, its error kept.
+    private static func attribute(_ directory: String, _ name: String) throws(SystemError) -> String {
+        let path = "\(directory)/\(name)"
+        let fd = try retryingOnInterrupt("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = try retryingOnInterrupt("read", path) { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+        return String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// `<patch>/<object>/<function,sympos>` directories name what the patch redirects.
@@ -62,10 +94,6 @@ public struct KernelBackend: PatchBackend {
 
     private func attribute(_ directory: String, _ name: String) -> String? {
         (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    public func isModuleLoaded(_ name: String) async -> Bool {
-        FileManager.default.fileExists(atPath: "\(sysfsRoot)/module/\(name)")
     }
 
     public func load(modulePath: String, name: String) async throws(BackendError) {
@@ -97,7 +125,12 @@ public struct KernelBackend: PatchBackend {
     }
 
     /// A task blocks while its patch_state is neither -1 (no transition) nor the target state.
+    /// The walk over every task in `/proc` runs off the cooperative pool.
     public func blockingTasks(_ name: String) async -> [BlockingTask] {
+        await Blocking.run { () -> [BlockingTask] in blockingTasksNow(name) }
+    }
+
+    private func blockingTasksNow(_ name: String) -> [BlockingTask] {
         guard let enabled = attribute("\(livepatchRoot)/\(name)", "enabled") else { return [] }
         let target = enabled == "1" ? "1" : "0"
         let pids = ((try? FileManager.default.contentsOfDirectory(atPath: procRoot)) ?? []).filter { $0.allSatisfy(\.isNumber) }

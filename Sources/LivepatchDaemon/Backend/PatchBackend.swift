@@ -10,9 +10,9 @@ public protocol PatchBackend: Sendable {
     /// The release patches must be built for.
     var release: String { get }
     func support() -> KernelSupport
-    /// Every livepatch in `/sys/kernel/livepatch`: enabled, or disabled and still in transition.
-    func livePatches() async throws(BackendError) -> [KernelPatch]
-    func isModuleLoaded(_ name: String) async -> Bool
+    /// Every livepatch in `/sys/kernel/livepatch` (enabled, or disabled and still in transition)
+    /// and the loaded modules. What cannot be read is an error, never an absence.
+    func read() async throws(BackendError) -> KernelView
     /// Inserts the module; the kernel enables the patch and starts its transition.
     func load(modulePath: String, name: String) async throws(BackendError)
     /// `echo 0 > enabled`: starts the transition back to the unpatched code.
@@ -47,4 +47,7 @@ public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible 
         guard let errno else { return message }
         return "\(message) (\(String(cString: strerror(errno))))"
     }
+
+    /// As the state machine sees a failed step.
+    public var stepError: PatchMachine.StepError { PatchMachine.StepError(detail: detail, errno: errno) }
 }

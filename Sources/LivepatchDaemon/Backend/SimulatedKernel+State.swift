@@ -18,7 +18,7 @@ struct SimulatedModule: Codable, Equatable {
 
 /// The simulated kernel's state while its lock is held.
 struct SimulatedState {
-    enum Injection: String { case stall, failLoad = "fail-load", transitionDelay = "transition-delay" }
+    enum Injection: String { case stall, failLoad = "fail-load", failRead = "fail-read", transitionDelay = "transition-delay" }
 
     let root: String
     let now = Date().timeIntervalSince1970
@@ -75,9 +75,10 @@ extension SimulatedKernel {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         let decoder = JSONDecoder()
         for file in files where file.hasSuffix(".json") {
+            // A module file that cannot be read leaves the state unknown: an error, not an absence.
             guard let data = FileManager.default.contents(atPath: "\(directory)/\(file)"),
                 let module = try? decoder.decode(SimulatedModule.self, from: data)
-            else { continue }
+            else { throw BackendError("read", "\(directory)/\(file)", "cannot read the simulated kernel's module file", errno: EIO) }
             state.modules[module.name] = module
             state.lastSequence = max(state.lastSequence, module.sequence)
         }

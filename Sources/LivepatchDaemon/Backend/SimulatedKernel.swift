@@ -11,6 +11,8 @@ import LivepatchSystem
 /// - `inject/transition-delay`: seconds every transition takes (default 0.05).
 /// - `inject/stall`: names (one a line) whose transitions never end while listed.
 /// - `inject/fail-load`: names whose load fails, like a module the kernel refuses.
+/// - `inject/fail-read`: while not empty, reading the kernel's state fails (EIO), like an
+///   unreadable sysfs.
 /// - `load.log`: one line per successful load (module name), so tests can prove nothing was
 ///   loaded twice.
 /// - `.lock`: serializes the daemon and test tools that inject or load by hand.
@@ -43,20 +45,25 @@ public struct SimulatedKernel: PatchBackend {
             simulated: true)
     }
 
-    public func livePatches() async throws(BackendError) -> [KernelPatch] {
-        try withState { state in
-            state.modules.values.filter(\.inSysfs).map {
+    public func read() async throws(BackendError) -> KernelView {
+        try await locked { state throws(BackendError) in
+            if !state.injected(.failRead).isEmpty {
+                throw BackendError("read", root, "the simulated kernel cannot be read (injected read failure)", errno: EIO)
+            }
+            let patches = state.modules.values.filter(\.inSysfs).sorted { $0.name < $1.name }.map {
                 // The simulated kernel has no other modules: every object counts as patched.
                 let objects = Set($0.functions.compactMap { $0.split(separator: ":").first.map(String.init) })
                 return KernelPatch(
                     name: $0.name, enabled: $0.enabled, inTransition: $0.transitionEnd != nil, functions: $0.functions,
                     objects: objects.sorted().map { PatchObject(name: $0, patched: true) })
             }
+            return KernelView(patches: patches, loadedModules: Set(state.modules.keys))
         }
     }
 
-    public func isModuleLoaded(_ name: String) async -> Bool {
-        (try? withState { $0.modules[name] != nil }) ?? false
+    /// ``withState(_:)`` off the cooperative pool: it takes a `flock` that a test tool may hold.
+    func locked<T: Sendable>(_ body: @escaping @Sendable (inout SimulatedState) throws(BackendError) -> T) async throws(BackendError) -> T {
+        try await Blocking.run { () throws(BackendError) -> T in try withState(body) }
     }
 
     public func load(modulePath: String, name: String) async throws(BackendError) {
@@ -66,7 +73,7 @@ public struct SimulatedKernel: PatchBackend {
         }
         let functions = info.simulatedFunctions
         let replace = info.value("livepatchd_sim_replace") == "Y"
-        try withState { state throws(BackendError) in
+        try await locked { state throws(BackendError) in
             if state.injected(.failLoad).contains(name) {
                 throw BackendError("load", name, "the kernel refused the module (injected load failure)", errno: ENOEXEC)
             }
@@ -83,7 +90,7 @@ public struct SimulatedKernel: PatchBackend {
     }
 
     public func disable(_ name: String) async throws(BackendError) {
-        try withState { state throws(BackendError) in
+        try await locked { state throws(BackendError) in
             guard var module = state.modules[name], module.inSysfs, module.enabled else {
                 throw BackendError("disable", name, "the patch is not enabled", errno: EINVAL)
             }
@@ -98,7 +105,7 @@ public struct SimulatedKernel: PatchBackend {
     }
 
     public func force(_ name: String) async throws(BackendError) {
-        try withState { state throws(BackendError) in
+        try await locked { state throws(BackendError) in
             guard var module = state.modules[name], module.transitionEnd != nil else {
                 throw BackendError("force", name, "no transition is running", errno: EINVAL)
             }
@@ -112,7 +119,7 @@ public struct SimulatedKernel: PatchBackend {
     }
 
     public func unload(_ name: String) async throws(BackendError) {
-        try withState { state throws(BackendError) in
+        try await locked { state throws(BackendError) in
             guard let module = state.modules[name] else {
                 throw BackendError("unload", name, "module is not loaded", errno: ENOENT)
             }
@@ -123,14 +130,14 @@ public struct SimulatedKernel: PatchBackend {
     }
 
     public func blockingTasks(_ name: String) async -> [BlockingTask] {
-        let stalled = (try? withState { state in
+        let stalled = (try? await locked { state in
             state.modules[name]?.transitionEnd != nil && state.injected(.stall).contains(name)
         }) ?? false
         return stalled ? [BlockingTask(pid: 4242, comm: "sim-stalled")] : []
     }
 
     public func waitForTransition(_ name: String, until deadline: ContinuousClock.Instant) async {
-        let end = (try? withState { $0.modules[name]?.transitionEnd }) ?? nil
+        let end = (try? await locked { $0.modules[name]?.transitionEnd }) ?? nil
         let clock = ContinuousClock()
         // A stall can be lifted by a test at any time: look again at least every 100 ms then.
         var wait = Duration.milliseconds(100)

@@ -53,6 +53,8 @@ public struct LivepatchError: Error, Sendable, Equatable, CustomStringConvertibl
             self = .noSuchPatch(name)
         case .invalidState(let name, let state, let reason):
             self.init(.invalidState, ["name": name, "state": state.rawValue, "reason": reason])
+        case .notSupported(let reason):
+            self.init(.notSupported, ["reason": reason])
         }
     }
 }

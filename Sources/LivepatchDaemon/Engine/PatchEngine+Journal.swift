@@ -4,8 +4,8 @@ import Logging
 
 extension PatchEngine {
     /// One structured journal entry per state change, with the LIVEPATCH_* fields.
-    func log(_ transition: Transition) {
-        let record = transition.record
+    func log(_ change: StateChange) {
+        let record = change.record
         var metadata: Logger.Metadata = [
             LivepatchField.name: "\(record.name)",
             LivepatchField.state: "\(record.state.rawValue)",
@@ -40,6 +40,52 @@ extension PatchEngine {
         case .failed, .rejected: .error
         case .applied, .reverted, .superseded, .foreign: .notice
         default: .info
+        }
+    }
+
+    /// The machine's decisions worth telling the operator.
+    func log(_ note: PatchMachine.Note) {
+        func patch(_ name: String) -> Logger.Metadata { [LivepatchField.name: "\(name)"] }
+        switch note {
+        case .willSupersede(let name, let others):
+            logger.notice("\(name) is a replace patch: it will supersede \(others.joined(separator: ", "))", metadata: patch(name))
+        case .waitingForTransition(let name, let other):
+            logger.info("\(name): waiting for the transition of \(other) to finish before loading", metadata: patch(name))
+        case .blocked(let name, let state, let tasks):
+            logger.event(
+                .transitionBlocked, "\(name): transition blocked by \(BlockingTask.describe(tasks))", level: .info,
+                metadata: [LivepatchField.name: "\(name)", LivepatchField.state: "\(state.rawValue)"])
+        case .forcing(let name, let seconds, let tasks):
+            let blocked = tasks.isEmpty ? "" : " (blocked by \(BlockingTask.describe(tasks)))"
+            logger.warning(
+                "\(name): transition still running after \(seconds)s\(blocked); forcing it as force_after_timeout allows",
+                metadata: patch(name))
+        case .rollingBack(let name, let reason):
+            logger.warning("\(name): \(reason)", metadata: patch(name))
+        case .stillWaiting(let name, let what, let seconds, let tasks):
+            let blocked = tasks.isEmpty ? "" : "; blocked by \(BlockingTask.describe(tasks))"
+            logger.warning("\(name): \(what) still running after \(seconds)s\(blocked); still waiting", metadata: patch(name))
+        case .forceFailed(let name, let detail):
+            logger.error("\(name): force failed: \(detail)", metadata: patch(name))
+        case .disableFailed(let name, let detail):
+            logger.error("\(name): cannot disable: \(detail)", metadata: patch(name))
+        case .moduleStaysLoaded(let name, let detail):
+            logger.warning("\(name): \(detail)", metadata: patch(name))
+        case .stillLeaving(let names):
+            logger.warning(
+                "\(names.joined(separator: ", ")): still leaving the kernel after 30s; their modules stay loaded until the next rescan")
+        case .kernelUnreadable(let detail, let retry):
+            logger.error("cannot read the kernel's livepatch state: \(detail); nothing is decided until it reads again (retrying in \(retry)s)")
+        case .kernelReadable:
+            logger.notice("the kernel's livepatch state can be read again")
+        case .manifestRemoved(let name):
+            logger.info("\(name): its manifest left the patch directory", metadata: patch(name))
+        case .disabledOutside(let name):
+            logger.warning(
+                "\(name) was disabled outside livepatchd (echo 0 > enabled); it is not applied again until an operator runs lpclient apply \(name)",
+                metadata: patch(name))
+        case .notRecorded(let name, let detail):
+            logger.error("\(name): not loaded: \(detail), and a load must be recorded first; retrying in 10s", metadata: patch(name))
         }
     }
 }

@@ -4,69 +4,63 @@ import LivepatchCore
 import LivepatchSystem
 import Logging
 
-/// Owns the patch ledger and drives the backend, one kernel step at a time.
+/// Carries out what the ``PatchMachine`` decides, and tells it what happened.
 ///
-/// Requests (socket calls, directory changes, timers) only change the ledger's intent and wake
-/// the worker; the worker asks the ledger for the next step and performs it. So every apply and
-/// revert runs in one place, serialized the way the kernel needs, whoever asked for it.
+/// Every event (a step's outcome, the patch directory, an operator's request, time passing)
+/// goes through ``feed(_:)``: the machine decides, synchronously, and the engine performs the
+/// actions it returns in order: records and announces state changes, saves the state, and hands
+/// the next kernel step to the worker (``run(onReady:)``), which carries out one step at a time.
+/// Nothing else changes a record, so nothing changes under a step while it runs.
 public actor PatchEngine {
     let backend: any PatchBackend
-    var policy: Policy
     let scanner: PatchScanner
     let stateFile: StateFile
     let logger: Logger
-    var ledger: PatchLedger
-    /// Sampled tasks blocking the running transition, by patch name.
-    var blockingTasks: [String: [BlockingTask]] = [:]
+    var machine: PatchMachine
     private var subscribers: [UUID: AsyncStream<SubscribeReply>.Continuation] = [:]
-    /// Set by ``rescan()``: the worker reconciles with the kernel before its next step.
-    var reconcileRequested = false
-    /// During ``start()``: a transition stuck past its timeout does not hold up READY=1.
-    var bounded = false
+    private var statusObservers: [@Sendable (String) -> Void] = []
+    /// The step the machine asked for, waiting for the worker.
+    private var pendingStep: PatchMachine.Step?
+    private var wakeAt: Date?
+    private var readyPending = false
     private var waiter: CheckedContinuation<Void, Never>?
     private var pendingWake = false
     private var timer: Task<Void, Never>?
-    private var statusObservers: [@Sendable (String) -> Void] = []
 
     public init(backend: any PatchBackend, policy: Policy, scanner: PatchScanner, stateFile: StateFile, logger: Logger)
         throws(StateFile.Error)
     {
         self.backend = backend
-        self.policy = policy
         self.scanner = scanner
         self.stateFile = stateFile
         self.logger = logger
-        self.ledger = try stateFile.load()
+        machine = PatchMachine(
+            ledger: try stateFile.load(), policy: policy, release: backend.release,
+            unsupportedReason: backend.support().unsupportedReason)
     }
 
-    /// Finds the truth before the daemon says READY=1: the kernel's view, the patch directory,
-    /// and every step that follows (desired patches re-applied after a reboot). A transition the
-    /// kernel keeps stuck past transition_timeout is left to the worker, so READY=1 still comes.
-    public func start() async {
-        bounded = true
-        defer { bounded = false }
-        await reconcile()
-        await scanner.prepareDirectory(logger: logger)
-        await scan()
-        await drive()
-    }
-
-    /// The worker: performs steps whenever something changed or a timer is due.
-    public func run() async {
+    /// The worker: reads the kernel and the patch directory, then carries out each step the
+    /// machine asks for, until cancelled. `onReady` runs once, when both are read and what was
+    /// due is done (desired patches re-applied after a reboot); a transition stuck past its
+    /// timeout does not hold it up.
+    public func run(onReady: @escaping @Sendable () async -> Void) async {
+        feed(.tick)
         while !Task.isCancelled {
-            let wakeAt = await drive()
-            await waitForWake(until: wakeAt)
+            if readyPending {
+                readyPending = false
+                await onReady()
+            }
+            if let step = pendingStep {
+                pendingStep = nil
+                let outcome = await carryOut(step)
+                if Task.isCancelled { break }  // stopping: the kernel carries on, the next start follows it
+                feed(.stepFinished(step, outcome))
+            } else {
+                await waitForWake()
+                feed(.tick)
+            }
         }
         for continuation in subscribers.values { continuation.finish() }
-    }
-
-    public func wake() {
-        if let waiter {
-            self.waiter = nil
-            waiter.resume()
-        } else {
-            pendingWake = true
-        }
     }
 
     public func onStatusChange(_ observer: @escaping @Sendable (String) -> Void) {
@@ -74,50 +68,136 @@ public actor PatchEngine {
         observer(statusLine)
     }
 
-    public func update(policy: Policy) {
-        self.policy = policy
-        wake()
+    public func update(policy: Policy) { feed(.policyChanged(policy)) }
+
+    // MARK: - Events in, actions out
+
+    /// The one way into the machine; performs what it returns.
+    func feed(_ event: PatchMachine.Event) {
+        perform(machine.handle(event, now: Date()))
+    }
+
+    private func perform(_ actions: [PatchMachine.Action]) {
+        var saved = true
+        var changes = 0
+        for action in actions {
+            switch action {
+            case .changed(let change):
+                changes += 1
+                announce(change)
+            case .note(let note):
+                log(note)
+            case .save:
+                if changes > 0 { Failpoint.engineRecordBeforeSave.hit() }
+                saved = save()
+            case .perform(let step):
+                if saved {
+                    pendingStep = step
+                    wake()
+                } else {
+                    // A step must not run ahead of a state the disk does not have (whose module it loads).
+                    perform(machine.handle(.stepFinished(step, .notPerformed(reason: "the state cannot be saved")), now: Date()))
+                }
+            case .wake(let date):
+                wakeAt = date
+                // A worker asleep on an older (or no) wake-up time sets its timer again.
+                if waiter != nil { wake() }
+            case .ready:
+                readyPending = true
+                wake()
+            }
+        }
+        if changes > 0 {
+            let line = statusLine
+            for observer in statusObservers { observer(line) }
+        }
+    }
+
+    /// Carries out one step; only the worker calls this, so steps never overlap.
+    private func carryOut(_ step: PatchMachine.Step) async -> PatchMachine.StepOutcome {
+        do throws(BackendError) {
+            switch step {
+            case .read:
+                return try await readKernel()
+            case .watch(let name, let until):
+                await backend.waitForTransition(name, until: ContinuousClock.now + .seconds(max(0, until.timeIntervalSinceNow)))
+                return try await readKernel()
+            case .scan:
+                guard let scan = await scan() else {
+                    return .failed(PatchMachine.StepError(detail: "the patch directory cannot be read"))
+                }
+                return .scanned(scan)
+            case .load(let name, let modulePath):
+                try await backend.load(modulePath: modulePath, name: name)
+            case .disable(let name):
+                try await backend.disable(name)
+            case .force(let name):
+                try await backend.force(name)
+            case .unload(let name):
+                try await backend.unload(name)
+            case .sampleBlockers(let name):
+                return .blockers(await backend.blockingTasks(name))
+            }
+            return .done
+        } catch {
+            return .failed(error.stepError)
+        }
+    }
+
+    private func readKernel() async throws(BackendError) -> PatchMachine.StepOutcome {
+        let view = try await backend.read()
+        Failpoint.reconcileAfterRead.hit()
+        return .kernel(view)
+    }
+
+    private func scan() async -> PatchMachine.DirectoryScan? {
+        guard let scan = await scanner.scan(logger: logger) else { return nil }
+        if scan.arrivals.contains(where: { if case .verified = $0 { true } else { false } }) {
+            Failpoint.scanVerifiedBeforeRecord.hit()
+        }
+        return scan
     }
 
     // MARK: - Reading
 
     public func list() async -> [Patch] {
         let objects = await liveObjects()
-        return ledger.records.keys.sorted().compactMap { name in ledger[name].map { view($0, objects: objects) } }
+        return machine.ledger.records.keys.sorted().compactMap { name in machine.ledger[name].map { view($0, objects: objects) } }
     }
 
     public func patch(_ name: String) async throws(LivepatchError) -> Patch {
-        guard let record = ledger[name] else { throw .noSuchPatch(name) }
+        guard let record = machine.ledger[name] else { throw .noSuchPatch(name) }
         return view(record, objects: await liveObjects())
     }
 
     /// Each loaded patch's objects as the kernel reports them right now: a module object can be
-    /// loaded or removed at any time without the daemon being told.
+    /// loaded or removed at any time without the daemon being told. Shown only; unknown if unreadable.
     private func liveObjects() async -> [String: [PatchObject]] {
-        guard let patches = try? await backend.livePatches() else { return [:] }
-        return Dictionary(patches.map { ($0.name, $0.objects) }, uniquingKeysWith: { first, _ in first })
+        guard let view = try? await backend.read() else { return [:] }
+        return Dictionary(view.patches.map { ($0.name, $0.objects) }, uniquingKeysWith: { first, _ in first })
     }
 
-    /// The wire view of a record with what only the engine knows: the sampled blocking tasks
-    /// and, when given, the kernel's objects.
+    /// The wire view of a record with what only the machine knows now: the sampled blocking
+    /// tasks and, when given, the kernel's objects.
     func view(_ record: PatchRecord, objects: [String: [PatchObject]] = [:]) -> Patch {
-        var patch = ledger.patch(record, blockingTasks: blockingTasks[record.name] ?? [])
+        var patch = machine.ledger.patch(record, blockingTasks: machine.blockers[record.name] ?? [])
         if patch.state.isLoaded || patch.state == .superseded { patch.objects = objects[patch.name] ?? [] }
         return patch
     }
 
-    public func history() -> [HistoryEntry] { ledger.history }
+    public func history() -> [HistoryEntry] { machine.ledger.history }
 
     public func status() -> Status {
         let kernel = backend.support()
-        let summary = ledger.summary(policy: policy, kernel: kernel, now: Date())
+        var summary = machine.ledger.summary(policy: machine.policy, kernel: kernel, now: Date())
+        if let problem = machine.kernelProblem { summary.problems.insert(problem, at: 0) }
         return Status(
             summary: summary.line, degraded: !summary.problems.isEmpty, problems: summary.problems,
-            backend: backend.kind, apply: policy.apply.rawValue, kernel: kernel, counts: ledger.counts(),
+            backend: backend.kind, apply: machine.policy.apply.rawValue, kernel: kernel, counts: machine.ledger.counts(),
             daemonVersion: LivepatchDaemonVersion.current)
     }
 
-    var statusLine: String { ledger.summary(policy: policy, kernel: backend.support(), now: Date()).line }
+    var statusLine: String { machine.ledger.summary(policy: machine.policy, kernel: backend.support(), now: Date()).line }
 
     /// Every state change from now on. A client that does not read is disconnected by the
     /// control socket long before 4096 changes pile up; the engine's own followers never lag.
@@ -139,42 +219,32 @@ public actor PatchEngine {
 
     /// Applies `name` and returns once it is applied or failed; `progress` sees every state change.
     public func apply(_ name: String, progress: @Sendable (SubscribeReply) async -> Void) async throws(LivepatchError) -> Patch {
-        if let reason = backend.support().unsupportedReason, ledger[name] != nil {
-            throw LivepatchError(.notSupported, ["reason": reason])
+        try await request(name, until: .applied, progress: progress) { machine, now throws(PatchLedger.RequestError) in
+            try machine.requestApply(name, now: now)
         }
-        do { try ledger.requestApply(name, runningRelease: backend.release) } catch { throw LivepatchError(error) }
-        Failpoint.engineRequestBeforeSave.hit()
-        save()
-        return try await follow(name, until: .applied, progress: progress)
     }
 
     /// Reverts `name` and returns once it is reverted.
     public func revert(_ name: String, progress: @Sendable (SubscribeReply) async -> Void) async throws(LivepatchError) -> Patch {
-        do { try ledger.requestRevert(name) } catch { throw LivepatchError(error) }
-        Failpoint.engineRequestBeforeSave.hit()
-        save()
-        return try await follow(name, until: .reverted, progress: progress)
+        try await request(name, until: .reverted, progress: progress) { machine, now throws(PatchLedger.RequestError) in
+            try machine.requestRevert(name, now: now)
+        }
     }
 
-    /// Reads the patch directory again now; the kernel is read again by the worker, between
-    /// two steps, never in the middle of one.
-    public func rescan() async -> [Patch] {
-        reconcileRequested = true
-        await scan()
-        wake()
-        return await list()
-    }
-
-    /// Follows `name` until its transition settles: returns on the first state that is not the
-    /// transition itself (the success state, a failure, or anything a concurrent change made).
-    private func follow(
-        _ name: String, until success: PatchState,
-        progress: @Sendable (SubscribeReply) async -> Void
+    /// Changes intent, then follows `name` until its transition settles: returns on the first state
+    /// that is not the transition itself (the success state, a failure, or anything else that happened).
+    private func request(
+        _ name: String, until success: PatchState, progress: @Sendable (SubscribeReply) async -> Void,
+        _ change: (inout PatchMachine, Date) throws(PatchLedger.RequestError) -> [PatchMachine.Action]
     ) async throws(LivepatchError) -> Patch {
+        // Subscribed before the request, so no change it causes can be missed.
+        let changes = subscribe(buffering: .unbounded)
+        let actions: [PatchMachine.Action]
+        do { actions = try change(&machine, Date()) } catch { throw LivepatchError(error) }
+        Failpoint.engineRequestBeforeSave.hit()
+        perform(actions)
         let current = try await patch(name)
         if current.state == success { return current }
-        let changes = subscribe(buffering: .unbounded)
-        wake()
         for await change in changes where change.patch.name == name {
             await progress(change)
             if !change.entry.state.isInTransition { return change.patch }
@@ -183,43 +253,67 @@ public actor PatchEngine {
         return try await patch(name)
     }
 
-    // MARK: - Recording changes
-
-    /// Journal, history subscribers, status line and the state file: every change goes through here.
-    func record(_ transitions: [Transition]) {
-        guard !transitions.isEmpty else { return }
-        for transition in transitions {
-            log(transition)
-            // Each change as it was: a forgotten foreign patch, or a reverted one an upgrade replaced
-            // in the same step, is reported from its transition, not from the ledger now.
-            let patch = view(transition.record)
-            let entry = HistoryEntry(
-                time: patch.since, name: transition.name, version: transition.record.descriptor.version,
-                state: transition.to, reason: transition.record.reason)
-            for continuation in subscribers.values { continuation.yield(SubscribeReply(entry: entry, patch: patch)) }
-        }
-        Failpoint.engineRecordBeforeSave.hit()
-        save()
-        let line = statusLine
-        for observer in statusObservers { observer(line) }
+    /// Reads the kernel and the patch directory again; the kernel is read by the worker, between
+    /// two steps, never in the middle of one.
+    public func rescan() async -> [Patch] {
+        feed(.rescanRequested)
+        await directoryChanged()
+        return await list()
     }
 
-    func save() {
-        do { try stateFile.save(ledger) } catch {
+    /// The patch directory changed: verify what is new and tell the machine.
+    func directoryChanged() async {
+        guard let scan = await scan() else { return }
+        feed(.scanned(scan))
+    }
+
+    // MARK: - Recording
+
+    /// Journal and Subscribe; the state file is saved once per event, by the machine's `.save`.
+    private func announce(_ change: StateChange) {
+        log(change)
+        // Each change as it was: a forgotten foreign patch, or a reverted one an upgrade replaced
+        // in the same step, is reported from its change, not from the ledger now.
+        let patch = view(change.record)
+        let entry = HistoryEntry(
+            time: patch.since, name: change.name, version: change.record.descriptor.version, state: change.to,
+            reason: change.record.reason)
+        for continuation in subscribers.values { continuation.yield(SubscribeReply(entry: entry, patch: patch)) }
+    }
+
+    /// False when the state could not be written: kept in memory and saved again with the next change.
+    private func save() -> Bool {
+        do {
+            try stateFile.save(machine.ledger)
+            return true
+        } catch {
             logger.error("cannot save the state: \(error); the change is kept in memory and saved again with the next one")
+            return false
         }
     }
 
-    /// Sleeps until ``wake()`` is called or `until` passes; a wake that came while busy is not lost.
-    private func waitForWake(until: Date?) async {
+    // MARK: - Waiting
+
+    private func wake() {
+        if let waiter {
+            self.waiter = nil
+            waiter.resume()
+        } else {
+            pendingWake = true
+        }
+    }
+
+    /// Sleeps until ``wake()`` or the machine's wake-up time; a wake that came while busy is not lost.
+    private func waitForWake() async {
         timer?.cancel()
         timer = nil
         if pendingWake {
             pendingWake = false
             return
         }
-        if let until {
-            let delay = max(0, until.timeIntervalSinceNow)
+        if let wakeAt {
+            self.wakeAt = nil
+            let delay = max(0, wakeAt.timeIntervalSinceNow)
             timer = Task { [weak self] in
                 guard (try? await Task.sleep(for: .seconds(delay) + .milliseconds(5))) != nil else { return }
                 await self?.wake()
@@ -236,13 +330,4 @@ public actor PatchEngine {
 
 public enum LivepatchDaemonVersion {
     public static let current = "0.1.0"
-}
-
-extension PatchEngine {
-    /// The patch directory changed: verify what is new and act on it.
-    func rescanDirectory() async -> [Patch] {
-        await scan()
-        wake()
-        return await list()
-    }
 }

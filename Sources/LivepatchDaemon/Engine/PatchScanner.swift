@@ -1,24 +1,21 @@
 import Foundation
 import LivepatchBundle
 import LivepatchCore
+import LivepatchSystem
 import Logging
 
 /// Reads the patch directory and turns each manifest into an arrival for the ledger.
 ///
 /// Never modifies the directory. Verification hashes modules, so a manifest whose files did not
-/// change since the last scan (same inode, size and times) is not verified again.
+/// change since the last scan (same inode, size and times) is not verified again. Scans run one
+/// at a time, off the cooperative pool: a 64 MiB module being hashed does not hold up the control
+/// socket.
 public actor PatchScanner {
-    public enum Finding: Sendable {
-        case arrived(PatchLedger.Arrival)
-        case removed(manifestFile: String)
-    }
-
     public let patchDirectory: String
     private var verifier: BundleVerifier
     private var seen: [String: Fingerprint] = [:]
-    /// When a manifest that was still being written should be read again (no inotify event
-    /// will come for a file that is already complete).
-    public private(set) var recheckAt: Date?
+    private var scanning = false
+    private var queued: [CheckedContinuation<Void, Never>] = []
 
     public init(patchDirectory: String, verifier: BundleVerifier) {
         self.patchDirectory = patchDirectory
@@ -43,31 +40,49 @@ public actor PatchScanner {
         }
     }
 
-    public func scan(runningRelease: String, logger: Logger) -> [Finding] {
-        let files: [String]
-        do { files = try BundleVerifier.manifestFileNames(inDirectory: patchDirectory) } catch {
-            logger.error("cannot read the patch directory \(patchDirectory): \(error)")
-            return []
+    /// What changed in the directory since the last scan; nil when it cannot be read (then
+    /// nothing is concluded from it, least of all that manifests left).
+    public func scan(logger: Logger) async -> PatchMachine.DirectoryScan? {
+        while scanning { await withCheckedContinuation { queued.append($0) } }
+        scanning = true
+        defer {
+            scanning = false
+            if !queued.isEmpty { queued.removeFirst().resume() }
         }
-        var findings: [Finding] = []
-        recheckAt = nil
-        for gone in Set(seen.keys).subtracting(files).sorted() {
-            seen[gone] = nil
-            findings.append(.removed(manifestFile: gone))
+        let (directory, verifier, seen) = (patchDirectory, self.verifier, self.seen)
+        let result = await Blocking.run { () -> Result<(PatchMachine.DirectoryScan, [String: Fingerprint]), SystemError> in
+            Result { () throws(SystemError) in try Self.scan(directory, verifier: verifier, seen: seen) }
         }
+        switch result {
+        case .success(let (scan, seen)):
+            self.seen = seen
+            return scan
+        case .failure(let error):
+            logger.error("cannot read the patch directory \(directory): \(error)")
+            return nil
+        }
+    }
+
+    private static func scan(
+        _ directory: String, verifier: BundleVerifier, seen before: [String: Fingerprint]
+    ) throws(SystemError) -> (PatchMachine.DirectoryScan, [String: Fingerprint]) {
+        let files = try BundleVerifier.manifestFileNames(inDirectory: directory)
+        var seen = before.filter { files.contains($0.key) }
+        var arrivals: [PatchLedger.Arrival] = []
+        var recheckAt: Date?
         for file in files {
             // Identify the files before reading them: if they change while being verified, the
             // next scan sees another fingerprint and verifies again.
-            var fingerprint = Fingerprint(directory: patchDirectory, manifestFile: file, module: seen[file]?.module)
+            var fingerprint = Fingerprint(directory: directory, manifestFile: file, module: seen[file]?.module)
             if let previous = seen[file], previous == fingerprint, !previous.pending { continue }
             let outcome = verifier.verify(manifestFileName: file)
-            var (arrival, module) = Self.arrival(outcome, file: file, runningRelease: runningRelease)
+            var (arrival, module) = Self.arrival(outcome, file: file)
             if module != fingerprint.module {
-                fingerprint = Fingerprint(directory: patchDirectory, manifestFile: file, module: module)
+                fingerprint = Fingerprint(directory: directory, manifestFile: file, module: module)
             }
             if case .rejected(let name, let manifest, _) = outcome,
                 let young = ([file, "\(file).sig"] + [module].compactMap { $0 })
-                    .first(where: { Self.isBeingWritten("\(patchDirectory)/\($0)") })
+                    .first(where: { Self.isBeingWritten("\(directory)/\($0)") })
             {
                 // A bundle file still on its way in (cp writes in pieces) reads as malformed or
                 // mismatched: give it a moment before rejecting it.
@@ -80,9 +95,9 @@ public actor PatchScanner {
             // fingerprint above would otherwise never be verified again.
             fingerprint.pending = if case .verified = arrival { false } else { true }
             seen[file] = fingerprint
-            findings.append(.arrived(arrival))
+            arrivals.append(arrival)
         }
-        return findings
+        return (PatchMachine.DirectoryScan(arrivals: arrivals, manifestFiles: Set(files), recheckAt: recheckAt), seen)
     }
 
     private static let writeGrace: TimeInterval = 2
@@ -95,9 +110,7 @@ public actor PatchScanner {
         return Date().timeIntervalSince(modified) < writeGrace
     }
 
-    private static func arrival(
-        _ outcome: BundleOutcome, file: String, runningRelease: String
-    ) -> (arrival: PatchLedger.Arrival, moduleFile: String?) {
+    private static func arrival(_ outcome: BundleOutcome, file: String) -> (arrival: PatchLedger.Arrival, moduleFile: String?) {
         switch outcome {
         case .incomplete(let name, let manifest, let missing):
             let descriptor = PatchDescriptor(name: name, manifest: manifest, file: file)
@@ -110,10 +123,8 @@ public actor PatchScanner {
             descriptor.release = patch.release
             descriptor.storedModulePath = patch.storedModulePath
             descriptor.functions = patch.functions
-            let note =
-                patch.release == runningRelease
-                ? nil : "built for kernel \(patch.release), running \(runningRelease): applied when that kernel boots"
-            return (.verified(descriptor, note: note), patch.manifest.module)
+            // Whether it is for the running kernel is the machine's to say.
+            return (.verified(descriptor, note: nil), patch.manifest.module)
         }
     }
 }
@@ -132,7 +143,7 @@ extension PatchDescriptor {
 }
 
 /// What identifies the files of one bundle as unchanged since they were last verified.
-struct Fingerprint: Equatable {
+struct Fingerprint: Equatable, Sendable {
     var manifest: FileIdentity?
     var signature: FileIdentity?
     var module: String?
@@ -152,7 +163,7 @@ struct Fingerprint: Equatable {
 }
 
 /// lstat(2) facts that change whenever a file is replaced or rewritten.
-struct FileIdentity: Equatable {
+struct FileIdentity: Equatable, Sendable {
     var device: UInt64, inode: UInt64, size: Int64, mtime: Int, mtimeNanoseconds: Int, ctime: Int, ctimeNanoseconds: Int
 
     init?(path: String) {

@@ -41,16 +41,30 @@ struct SimulatedKernelFiles {
         ((try? String(contentsOfFile: "\(root)/load.log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    /// A livepatch loaded by hand (insmod), enabled, its transition over.
-    func insertForeign(_ name: String, functions: [String]) throws {
+    /// A livepatch loaded by hand (insmod), enabled; its transition over, or running until `transitionEnd`.
+    func insertForeign(_ name: String, functions: [String], transitionEnd: Double? = nil) throws {
         try locked {
-            let module = Module(
-                name: name, functions: functions, replace: false, enabled: true, inSysfs: true, transitionEnd: nil,
-                sequence: 1000, forced: false)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            try encoder.encode(module).write(to: URL(fileURLWithPath: "\(root)/modules/\(name).json"), options: .atomic)
+            try write(
+                Module(
+                    name: name, functions: functions, replace: false, enabled: true, inSysfs: true, transitionEnd: transitionEnd,
+                    sequence: 1000, forced: false))
         }
+    }
+
+    /// Changes one loaded module as someone at the kernel's console would (`echo 0 > enabled`, …).
+    func change(_ name: String, _ body: (inout Module) -> Void) throws {
+        try locked {
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(root)/modules/\(name).json"))
+            var module = try JSONDecoder().decode(Module.self, from: data)
+            body(&module)
+            try write(module)
+        }
+    }
+
+    private func write(_ module: Module) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try encoder.encode(module).write(to: URL(fileURLWithPath: "\(root)/modules/\(module.name).json"), options: .atomic)
     }
 
     /// Gone from the kernel altogether (disabled and removed by hand).

@@ -1,0 +1,182 @@
+import Foundation
+import LivepatchAPI
+import LivepatchBundle
+import Logging
+import Synchronization
+import Testing
+
+@testable import LivepatchCore
+@testable import LivepatchDaemon
+
+/// A kernel that records every call and fails the ones a test asks it to.
+final class RecordingBackend: PatchBackend, Sendable {
+    let kind = "test"
+    let release = "6.1.0-test-amd64"
+    private let state = Mutex(State())
+
+    struct State {
+        var patches: [String: KernelPatch] = [:]
+        var modules: Set<String> = []
+        var calls: [String] = []
+        /// Reads fail with this errno while set.
+        var readErrno: Int32?
+    }
+
+    func support() -> KernelSupport {
+        KernelSupport(release: release, livepatch: true, ftrace: true, lockdown: "none", signatureEnforced: false, taint: 0, simulated: true)
+    }
+
+    var calls: [String] { state.withLock { $0.calls } }
+    func failReads(_ errno: Int32?) { state.withLock { $0.readErrno = errno } }
+
+    func read() async throws(BackendError) -> KernelView {
+        let (view, failure): (KernelView, Int32?) = state.withLock {
+            $0.calls.append("read")
+            return (KernelView(patches: $0.patches.values.sorted { $0.name < $1.name }, loadedModules: $0.modules), $0.readErrno)
+        }
+        if let failure { throw BackendError("read", "/sys/kernel/livepatch", "cannot read it", errno: failure) }
+        return view
+    }
+
+    func load(modulePath: String, name: String) async throws(BackendError) {
+        state.withLock {
+            $0.calls.append("load \(name)")
+            $0.modules.insert(name)
+            $0.patches[name] = KernelPatch(name: name, enabled: true, inTransition: false, functions: ["vmlinux:f"])
+        }
+    }
+
+    func disable(_ name: String) async throws(BackendError) {
+        // The kernel's reverse transition ends at once; the directory goes.
+        state.withLock {
+            $0.calls.append("disable \(name)")
+            $0.patches[name] = nil
+        }
+    }
+
+    func force(_ name: String) async throws(BackendError) { state.withLock { $0.calls.append("force \(name)") } }
+
+    func unload(_ name: String) async throws(BackendError) {
+        state.withLock {
+            $0.calls.append("unload \(name)")
+            $0.modules.remove(name)
+        }
+    }
+
+    func blockingTasks(_ name: String) async -> [BlockingTask] { [] }
+
+    func waitForTransition(_ name: String, until deadline: ContinuousClock.Instant) async {
+        try? await Task.sleep(until: min(deadline, .now + .milliseconds(20)))
+    }
+}
+
+final class CapturedLog: Sendable {
+    private let storage = Mutex<[String]>([])
+    func append(_ line: String) { storage.withLock { $0.append(line) } }
+    var lines: [String] { storage.withLock { $0 } }
+    var text: String { lines.joined() }
+}
+
+/// The engine carries out what the machine decides, against a recording backend.
+@Suite("Engine", .serialized, .timeLimit(.minutes(2)))
+final class PatchEngineTests {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("lp-engine-\(UUID().uuidString.prefix(8))").path
+    let backend = RecordingBackend()
+    let log = CapturedLog()
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    /// An engine whose state file already holds a staged patch `a`, and an empty patch directory.
+    func engine(policy: Policy = Policy()) throws -> PatchEngine {
+        let state = "\(root)/state"
+        try FileManager.default.createDirectory(atPath: "\(root)/incoming", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        var ledger = PatchLedger()
+        _ = ledger.arrive(
+            .verified(
+                PatchDescriptor(
+                    name: "a", version: "1", sha256: String(repeating: "a", count: 64), manifestDigest: "m", kernels: [backend.release],
+                    release: backend.release, storedModulePath: "\(state)/store/a.ko"),
+                note: nil), now: Date())
+        try StateFile(stateDirectory: state).save(ledger)
+        let verifier = BundleVerifier(
+            patchDirectory: "\(root)/incoming", keys: TrustedKeys(), policy: policy, store: PatchStore(stateDirectory: state))
+        let logger = Logger(label: "test") { [log] _ in
+            StderrLogHandler(level: .debug, metadataProvider: nil) { line in log.append(line) }
+        }
+        return try PatchEngine(
+            backend: backend, policy: policy, scanner: PatchScanner(patchDirectory: "\(root)/incoming", verifier: verifier),
+            stateFile: StateFile(stateDirectory: state), logger: logger)
+    }
+
+    func eventually(_ what: String, _ condition: () async -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !(await condition()) {
+            guard ContinuousClock.now < deadline else { throw TimeoutError(what: what, log: log.lines) }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    struct TimeoutError: Error, CustomStringConvertible {
+        var what: String
+        var log: [String]
+        var description: String { "timed out waiting for \(what); log:\n" + log.joined() }
+    }
+
+    @Test("a kernel unreadable at start: nothing is loaded, status says why, READY comes; loaded once readable")
+    func unreadableAtStart() async throws {
+        backend.failReads(EIO)
+        let engine = try engine()
+        let ready = CapturedLog()
+        let worker = Task { await engine.run { ready.append("READY") } }
+        try await eventually("READY") { !ready.lines.isEmpty }
+        #expect(!backend.calls.contains("load a"))
+        let status = await engine.status()
+        #expect(status.degraded)
+        #expect(status.problems.first?.contains("cannot be read") == true, "\(status.problems)")
+        #expect(log.text.contains("cannot read the kernel's livepatch state"))
+        backend.failReads(nil)
+        try await eventually("a applied") { (try? await engine.patch("a").state) == .applied }
+        #expect(backend.calls.filter { $0 == "read" }.count >= 3, "read again after the back-off: \(backend.calls)")
+        worker.cancel()
+        await worker.value
+    }
+
+    @Test("a read error during a revert keeps the patch reverting and unloads nothing until the kernel reads again")
+    func readErrorDuringRevert() async throws {
+        let engine = try engine()
+        let worker = Task { await engine.run {} }
+        try await eventually("a applied") { (try? await engine.patch("a").state) == .applied }
+        backend.failReads(EMFILE)
+        let revert = Task { try await engine.revert("a") { _ in } }
+        try await eventually("the disable") { self.backend.calls.contains("disable a") }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await engine.patch("a").state == .reverting)
+        #expect(!backend.calls.contains("unload a"))
+        backend.failReads(nil)
+        #expect(try await revert.value.state == .reverted)
+        #expect(backend.calls.contains("unload a"))
+        worker.cancel()
+        await worker.value
+    }
+
+    @Test("a load whose record cannot be saved first is not carried out")
+    func unsavedLoad() async throws {
+        var manual = Policy()
+        manual.apply = .manual
+        let engine = try engine(policy: manual)
+        let worker = Task { await engine.run {} }
+        try await eventually("the first read") { self.backend.calls.contains("read") }
+        // The state directory becomes a file: every save fails (as on a full disk).
+        try FileManager.default.removeItem(atPath: "\(root)/state")
+        FileManager.default.createFile(atPath: "\(root)/state", contents: Data())
+        let apply = Task { try await engine.apply("a") { _ in } }
+        try await eventually("the refusal to load") { self.log.text.contains("a: not loaded") }
+        #expect(!backend.calls.contains("load a"))
+        #expect(try await engine.patch("a").state == .staged)
+        #expect(try await engine.patch("a").reason?.contains("not loaded yet") == true)
+        apply.cancel()
+        worker.cancel()
+        await worker.value
+    }
+}

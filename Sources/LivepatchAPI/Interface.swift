@@ -62,6 +62,8 @@ public enum LivepatchInterface {
           # pending, rejected, staged, applying, applied, failed, reverting, reverted, superseded, foreign
           state: string,
           reason: ?string,
+          # reason as a stable code: hash-mismatch, load-failed, transition-timeout, disabled-outside, ...
+          reason_code: ?string,
           replace: bool,
           kernels: []string,
           fixes: []string,

@@ -7,6 +7,9 @@ public struct Patch: Codable, Sendable, Equatable {
     public var state: PatchState
     /// Why the patch is in its state, for rejected, failed, pending and staged-but-held patches.
     public var reason: String?
+    /// `reason` as a stable code for scripts and monitoring (`hash-mismatch`, `load-failed`,
+    /// `transition-timeout`, `disabled-outside`, …).
+    public var reasonCode: String?
     public var replace: Bool
     public var kernels: [String]
     public var fixes: [String]
@@ -26,7 +29,7 @@ public struct Patch: Codable, Sendable, Equatable {
 
     public init(
         name: String, version: String = "", sha256: String = "", state: PatchState, reason: String? = nil,
-        replace: Bool = false, kernels: [String] = [], fixes: [String] = [], since: String,
+        reasonCode: String? = nil, replace: Bool = false, kernels: [String] = [], fixes: [String] = [], since: String,
         description: String? = nil, desired: Bool = false, functions: [String] = [],
         blockingTasks: [BlockingTask] = [], stackedBelow: [String] = [], objects: [PatchObject] = []
     ) {
@@ -35,6 +38,7 @@ public struct Patch: Codable, Sendable, Equatable {
         self.sha256 = sha256
         self.state = state
         self.reason = reason
+        self.reasonCode = reasonCode
         self.replace = replace
         self.kernels = kernels
         self.fixes = fixes

@@ -27,7 +27,7 @@ extension PatchLedger {
 
     /// The load was not attempted (the state could not be saved first): staged again, still
     /// wanted, so it is tried again.
-    mutating func cancelApply(_ name: String, reason: String, now: Date) -> StateChange {
+    mutating func cancelApply(_ name: String, reason: PatchReason, now: Date) -> StateChange {
         update(name) {
             $0.enabledSequence = nil
             $0.transitionStarted = nil
@@ -51,14 +51,14 @@ extension PatchLedger {
                 $0.desired = false
                 $0.enabledSequence = nil
             }
-            changes.append(move(other, to: .superseded, reason: "replaced by \(name)", now: now))
+            changes.append(move(other, to: .superseded, reason: PatchReason(.replaced, "replaced by \(name)"), now: now))
         }
         return changes
     }
 
     /// Remembered before the kernel is touched: a restart in the middle of the rollback still
     /// ends `failed`, not retried.
-    mutating func beginRollback(_ name: String, reason: String) {
+    mutating func beginRollback(_ name: String, reason: PatchReason) {
         update(name) {
             $0.desired = false
             $0.rollbackReason = reason
@@ -67,7 +67,7 @@ extension PatchLedger {
 
     /// Load error or transition timeout, rolled back: not retried until asked again. A new version
     /// that waited for this one is staged in its place.
-    mutating func failApply(_ name: String, reason: String, now: Date) -> [StateChange] {
+    mutating func failApply(_ name: String, reason: PatchReason, now: Date) -> [StateChange] {
         update(name) {
             $0.rollbackReason = nil
             $0.desired = false
@@ -84,7 +84,7 @@ extension PatchLedger {
 
     /// The kernel refused the disable: the patch stays applied, and stays wanted, so the
     /// revert is not retried in a loop; the operator sees why in `reason`.
-    mutating func abortRevert(_ name: String, reason: String, now: Date) -> StateChange {
+    mutating func abortRevert(_ name: String, reason: PatchReason, now: Date) -> StateChange {
         let ours = records[name]?.descriptor.storedModulePath != nil
         update(name) {
             $0.desired = ours
@@ -96,7 +96,7 @@ extension PatchLedger {
 
     /// The patch left the kernel. A foreign patch is forgotten: it was never ours. A new version
     /// that waited for the name to be free is staged.
-    mutating func finishRevert(_ name: String, reason: String? = nil, now: Date) -> [StateChange] {
+    mutating func finishRevert(_ name: String, reason: PatchReason? = nil, now: Date) -> [StateChange] {
         update(name) {
             $0.desired = false
             $0.revertRequested = false
@@ -124,8 +124,8 @@ extension PatchLedger {
         return finishRevert(name, reason: Self.disabledOutsideReason, now: now)
     }
 
-    static let disabledOutsideReason =
-        "disabled outside livepatchd (echo 0 > enabled); not applied again until an operator runs lpclient apply"
+    static let disabledOutsideReason = PatchReason(
+        .disabledOutside, "disabled outside livepatchd (echo 0 > enabled); not applied again until an operator runs lpclient apply")
 
     /// A patch of ours found enabled although the ledger did not count on it (loaded by hand,
     /// or before a state save was lost): the kernel's view wins, and it stays.
@@ -137,7 +137,7 @@ extension PatchLedger {
             $0.disabledOutside = nil
             $0.descriptor.functions = functions
         }
-        return move(name, to: .applied, reason: "found enabled in the kernel", now: now)
+        return move(name, to: .applied, reason: PatchReason(.foundEnabled, "found enabled in the kernel"), now: now)
     }
 
     /// A livepatch this daemon did not load.
@@ -145,14 +145,14 @@ extension PatchLedger {
         let sequence = nextSequence()
         var record = PatchRecord(
             descriptor: PatchDescriptor(name: patch.name, functions: patch.functions), state: .foreign,
-            reason: "loaded by someone else", since: now)
+            reason: PatchReason(.loadedBySomeoneElse, "loaded by someone else"), since: now)
         record.enabledSequence = sequence
         return set(record, from: previous, now: now)
     }
 
     /// Back to staged, still wanted: the kernel lost it (a reboot) or never got it (the daemon
     /// died before the load).
-    mutating func lost(_ name: String, reason: String, now: Date) -> StateChange {
+    mutating func lost(_ name: String, reason: PatchReason, now: Date) -> StateChange {
         update(name) {
             $0.transitionStarted = nil
             $0.rollbackReason = nil
@@ -166,7 +166,7 @@ extension PatchLedger {
             $0.desired = false
             $0.transitionStarted = nil
         }
-        return move(name, to: .applied, reason: "revert interrupted; reverting again", now: now)
+        return move(name, to: .applied, reason: PatchReason(.revertInterrupted, "revert interrupted; reverting again"), now: now)
     }
 
     mutating func forget(_ name: String) { records[name] = nil }
@@ -197,7 +197,7 @@ extension PatchLedger {
     }
 
     /// Only called for records the caller has just looked up.
-    mutating func move(_ name: String, to state: PatchState, reason: String?, now: Date) -> StateChange {
+    mutating func move(_ name: String, to state: PatchState, reason: PatchReason?, now: Date) -> StateChange {
         guard var record = records[name] else {
             preconditionFailure("ledger: no record \(name) to move to \(state)")
         }
@@ -213,7 +213,7 @@ extension PatchLedger {
         history.append(
             HistoryEntry(
                 time: RFC3339.string(from: now), name: record.name, version: record.descriptor.version,
-                state: record.state, reason: record.reason))
+                state: record.state, reason: record.reason?.message))
         if history.count > Self.historyLimit { history.removeFirst(history.count - Self.historyLimit) }
         return StateChange(name: record.name, from: from, record: record)
     }

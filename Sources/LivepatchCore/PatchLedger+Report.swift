@@ -13,10 +13,12 @@ extension PatchLedger {
         let d = record.descriptor
         var reason = record.reason
         if let upgrade = record.heldUpgrade {
-            reason = "version \(upgrade.version) arrived and waits: revert this version to apply it, or ship it as a replace patch"
+            reason = PatchReason(
+                .upgradeWaits, "version \(upgrade.version) arrived and waits: revert this version to apply it, or ship it as a replace patch")
         }
         return Patch(
-            name: d.name, version: d.version, sha256: d.sha256, state: record.state, reason: reason,
+            name: d.name, version: d.version, sha256: d.sha256, state: record.state, reason: reason?.message,
+            reasonCode: reason?.code.rawValue,
             replace: d.replace, kernels: d.kernels, fixes: d.fixes, since: RFC3339.string(from: record.since),
             description: d.description, desired: record.desired, functions: d.functions,
             blockingTasks: record.state.isInTransition ? blockingTasks : [],
@@ -32,7 +34,7 @@ extension PatchLedger {
 
         var problems: [String] = []
         for record in records.values.sorted(by: { $0.name < $1.name }) {
-            let reason = record.reason.map { ": \($0)" } ?? ""
+            let reason = record.reason.map { ": \($0.message)" } ?? ""
             switch record.state {
             case .failed, .rejected:
                 problems.append("\(record.name) \(record.state.rawValue)\(reason)")

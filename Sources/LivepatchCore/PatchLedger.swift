@@ -19,9 +19,9 @@ public struct PatchLedger: Codable, Sendable, Equatable {
     /// What verification found in the patch directory for one manifest.
     public enum Arrival: Sendable, Equatable {
         case incomplete(PatchDescriptor, waitingFor: String)
-        case rejected(PatchDescriptor, reason: String)
+        case rejected(PatchDescriptor, reason: PatchReason)
         /// `note` explains a verified patch that is held, e.g. built for another kernel.
-        case verified(PatchDescriptor, note: String?)
+        case verified(PatchDescriptor, note: PatchReason?)
 
         var descriptor: PatchDescriptor {
             switch self {
@@ -37,9 +37,9 @@ public struct PatchLedger: Codable, Sendable, Equatable {
             }
         }
 
-        var reason: String? {
+        var reason: PatchReason? {
             switch self {
-            case .incomplete(_, let missing): "waiting for \(missing)"
+            case .incomplete(_, let missing): PatchReason(.waitingForFiles, "waiting for \(missing)")
             case .rejected(_, let reason): reason
             case .verified(_, let note): note
             }
@@ -105,8 +105,8 @@ public struct PatchLedger: Codable, Sendable, Equatable {
         records.values.filter { $0.state == .pending && now >= $0.since + settleTimeout }
             .sorted { $0.name < $1.name }
             .map { record in
-                let waiting = record.reason.map { " (\($0))" } ?? ""
-                let reason = "settle timeout: the bundle was incomplete for \(settleTimeout.seconds)s\(waiting)"
+                let waiting = record.reason.map { " (\($0.message))" } ?? ""
+                let reason = PatchReason(.settleTimeout, "settle timeout: the bundle was incomplete for \(settleTimeout.seconds)s\(waiting)")
                 return move(record.name, to: .rejected, reason: reason, now: now)
             }
     }
@@ -138,7 +138,7 @@ public struct PatchLedger: Codable, Sendable, Equatable {
         case .pending, .rejected:
             throw .invalidState(
                 name: name, state: record.state,
-                reason: "it was not verified (\(record.reason ?? record.state.rawValue)); ship a corrected bundle")
+                reason: "it was not verified (\(record.reason?.message ?? record.state.rawValue)); ship a corrected bundle")
         case .reverting:
             throw .invalidState(name: name, state: record.state, reason: "a revert is running; apply it again once it is reverted")
         case .foreign:

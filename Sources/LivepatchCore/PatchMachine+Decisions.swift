@@ -143,7 +143,7 @@ extension PatchMachine {
         if record.state == .applying, let rollback = record.rollbackReason {
             // Resumes a rollback a restart interrupted between saving it and writing `enabled`.
             if patch.enabled { return .perform(.disable(name)) }
-            return wait(name, until: deadline, what: "rolling back", because: rollback, &out, now: now)
+            return wait(name, until: deadline, what: "rolling back", &out, now: now)
         }
         if record.state == .applying, now >= deadline, !forced.contains(name) {
             let blocked = tasks.isEmpty ? "" : " (blocked by \(BlockingTask.describe(tasks)))"
@@ -152,8 +152,8 @@ extension PatchMachine {
                 out.note(.forcing(name, seconds: seconds, blockers: tasks))
                 return .perform(.force(name))
             }
-            let reason = "transition did not finish within \(seconds)s\(blocked); reverted"
-            out.note(.rollingBack(name, reason: reason))
+            let reason = PatchReason(.transitionTimeout, "transition did not finish within \(seconds)s\(blocked); reverted")
+            out.note(.rollingBack(name, reason: reason.message))
             ledger.beginRollback(name, reason: reason)
             nextWarning[name] = now + policy.transitionTimeout
             return .perform(.disable(name))
@@ -168,13 +168,13 @@ extension PatchMachine {
             return .perform(.force(name))
         }
         let what = record.state == .reverting ? "revert" : "apply"
-        return wait(name, until: deadline, what: what, because: nil, &out, now: now)
+        return wait(name, until: deadline, what: what, &out, now: now)
     }
 
     /// Samples the blocking tasks at least once a second, says once per `transition_timeout`
     /// that a transition past its deadline is still running, and otherwise waits for it.
     private mutating func wait(
-        _ name: String, until deadline: Date, what: String, because reason: String?, _ out: inout Output, now: Date
+        _ name: String, until deadline: Date, what: String, _ out: inout Output, now: Date
     ) -> Decision {
         let stuck = now >= deadline
         if nextSample[name].map({ now >= $0 }) ?? true {

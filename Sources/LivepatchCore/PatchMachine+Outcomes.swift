@@ -13,7 +13,7 @@ extension PatchMachine {
     /// A verified patch for another kernel is staged for it; the reason says so.
     private func noted(_ arrival: PatchLedger.Arrival) -> PatchLedger.Arrival {
         guard case .verified(let descriptor, nil) = arrival, let built = descriptor.release, built != release else { return arrival }
-        return .verified(descriptor, note: "built for kernel \(built), running \(release): applied when that kernel boots")
+        return .verified(descriptor, note: PatchReason(.otherKernel, "built for kernel \(built), running \(release): applied when that kernel boots"))
     }
 
     mutating func finish(_ step: Step, _ outcome: StepOutcome, _ out: inout Output, now: Date) {
@@ -45,7 +45,7 @@ extension PatchMachine {
             holdUntil = now + .seconds(10)
             out.note(.notRecorded(name, detail: reason))
             if ledger[name]?.state == .applying {
-                out.change(ledger.cancelApply(name, reason: "not loaded yet: \(reason); retrying", now: now))
+                out.change(ledger.cancelApply(name, reason: PatchReason(.notRecorded, "not loaded yet: \(reason); retrying"), now: now))
             }
         case (_, .notPerformed):
             holdUntil = now + .seconds(10)
@@ -61,19 +61,20 @@ extension PatchMachine {
         switch step {
         case .load(let name, _):
             guard let failure, ledger[name]?.state == .applying else { return }
-            out.changes(ledger.failApply(name, reason: "load failed: \(failure.detail)", now: now))
+            out.changes(ledger.failApply(name, reason: PatchReason(.loadFailed, "load failed: \(failure.detail)"), now: now))
         case .disable(let name):
             guard let failure, let record = ledger[name] else { return }
             if record.state == .applying, let rollback = record.rollbackReason {
-                out.changes(ledger.failApply(name, reason: "\(rollback), but rolling back failed: \(failure.detail)", now: now))
+                let reason = PatchReason(.rollbackFailed, "\(rollback.message), but rolling back failed: \(failure.detail)")
+                out.changes(ledger.failApply(name, reason: reason, now: now))
             } else if record.state == .reverting {
                 out.note(.disableFailed(name, detail: failure.detail))
-                out.change(ledger.abortRevert(name, reason: "revert failed: \(failure.detail)", now: now))
+                out.change(ledger.abortRevert(name, reason: PatchReason(.revertFailed, "revert failed: \(failure.detail)"), now: now))
             }
         case .force(let name):
             guard let failure, let record = ledger[name] else { return }
             if record.state == .applying {
-                out.changes(ledger.failApply(name, reason: "force failed: \(failure.detail)", now: now))
+                out.changes(ledger.failApply(name, reason: PatchReason(.forceFailed, "force failed: \(failure.detail)"), now: now))
             } else {
                 out.note(.forceFailed(name, detail: failure.detail))
             }
@@ -92,7 +93,7 @@ extension PatchMachine {
         switch record.state {
         case .applying where gone:
             if let failure { out.note(.moduleStaysLoaded(name, detail: "rolled back but the module stays loaded: \(failure.detail)")) }
-            let reason = record.rollbackReason ?? "the kernel dropped the patch during its transition"
+            let reason = record.rollbackReason ?? PatchReason(.droppedByKernel, "the kernel dropped the patch during its transition")
             out.changes(ledger.failApply(name, reason: reason, now: now))
         case .reverting where gone:
             if let failure { out.note(.moduleStaysLoaded(name, detail: "reverted but the module stays loaded: \(failure.detail)")) }
@@ -100,7 +101,7 @@ extension PatchMachine {
         case let state where !state.isLoaded && record.desired:
             // Its module from before (disabled by hand) had to go before the new load.
             guard let failure else { return }
-            let reason = "its module from before is still loaded and cannot be removed: \(failure.detail)"
+            let reason = PatchReason(.oldModuleLoaded, "its module from before is still loaded and cannot be removed: \(failure.detail)")
             out.changes(ledger.failApply(name, reason: reason, now: now))
         default:
             guard let failure else {
@@ -132,7 +133,9 @@ extension PatchMachine {
             guard let record = ledger[name] else { continue }
             let patch = view.patch(name)
             let moduleLoaded = view.isLoaded(name)
-            if let patch { ledger.setFunctions(name, patch.functions) }
+            // What a loaded patch redirects, as the kernel says; recorded when a transition ends
+            // (finishApply), so a running one does not cost a save per read.
+            if let patch, !record.state.isInTransition { ledger.setFunctions(name, patch.functions) }
             switch (record.state, patch) {
             case (.applying, let patch?) where record.rollbackReason == nil && patch.enabled && !patch.inTransition:
                 out.changes(ledger.finishApply(name, functions: patch.functions, now: now))
@@ -145,7 +148,7 @@ extension PatchMachine {
                 if let rollback = record.rollbackReason {
                     out.changes(ledger.failApply(name, reason: rollback, now: now))
                 } else {
-                    out.change(ledger.lost(name, reason: "the load did not happen", now: now))
+                    out.change(ledger.lost(name, reason: PatchReason(.loadNotDone, "the load did not happen"), now: now))
                 }
                 forgetTransition(name)
             case (.applied, let patch?) where !patch.enabled:
@@ -157,7 +160,7 @@ extension PatchMachine {
                 out.changes(ledger.disabledOutside(name, inTransition: false, now: now))
             case (.applied, nil):
                 // Lost by a reboot: applied again if desired, in the order they were enabled.
-                out.change(ledger.lost(name, reason: "not in the kernel (rebooted?)", now: now))
+                out.change(ledger.lost(name, reason: PatchReason(.notInKernel, "not in the kernel (rebooted?)"), now: now))
             case (.reverting, let patch?) where patch.enabled && !patch.inTransition:
                 // Died before writing `enabled`: the revert is still wanted.
                 out.change(ledger.revertInterrupted(name, now: now))

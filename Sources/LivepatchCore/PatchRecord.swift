@@ -8,7 +8,7 @@ import LivepatchAPI
 public struct PatchRecord: Codable, Sendable, Equatable {
     public var descriptor: PatchDescriptor
     public var state: PatchState
-    public var reason: String?
+    public var reason: PatchReason?
     /// When the patch entered `state`.
     public var since: Date
     /// The operator or the policy wants this patch applied; cleared by a revert or a failure.
@@ -21,7 +21,7 @@ public struct PatchRecord: Codable, Sendable, Equatable {
     public var revertRequested: Bool = false
     /// A timed-out apply is being rolled back; the reason it will fail with. Persisted before
     /// the kernel is touched, so a restart in the middle still ends `failed`, not retried.
-    public var rollbackReason: String?
+    public var rollbackReason: PatchReason?
     /// A new version that arrived while this one is loaded: the kernel cannot hold two modules
     /// of one name, so it is staged once this one is reverted (or has failed).
     public var heldUpgrade: PatchDescriptor?
@@ -31,7 +31,7 @@ public struct PatchRecord: Codable, Sendable, Equatable {
 
     public var name: String { descriptor.name }
 
-    public init(descriptor: PatchDescriptor, state: PatchState, reason: String? = nil, since: Date, desired: Bool = false) {
+    public init(descriptor: PatchDescriptor, state: PatchState, reason: PatchReason? = nil, since: Date, desired: Bool = false) {
         self.descriptor = descriptor
         self.state = state
         self.reason = reason

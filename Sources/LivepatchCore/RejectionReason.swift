@@ -30,23 +30,8 @@ public enum RejectionReason: Error, Sendable, Equatable, CustomStringConvertible
     /// Produced by the daemon, not the verifier: files still missing after `settle_timeout`.
     case settleTimeout(missing: [String])
 
-    /// Stable short identifier, for tests, `LIVEPATCH_REASON`-adjacent journal fields and scripts.
-    public var code: String {
-        switch self {
-        case .malformedManifest: "malformed-manifest"
-        case .badSignature: "bad-signature"
-        case .unsafeFile: "unsafe-file"
-        case .unreadableFile: "unreadable-file"
-        case .moduleTooLarge: "module-too-large"
-        case .hashMismatch: "hash-mismatch"
-        case .notLivepatch: "not-livepatch"
-        case .nameMismatch: "name-mismatch"
-        case .wrongKernel: "wrong-kernel"
-        case .unreadableModule: "unreadable-module"
-        case .storeFailed: "store-failed"
-        case .settleTimeout: "settle-timeout"
-        }
-    }
+    /// Stable short identifier, for tests, `reason_code` on the wire and scripts.
+    public var code: String { patchReasonCode.rawValue }
 
     public var description: String {
         switch self {

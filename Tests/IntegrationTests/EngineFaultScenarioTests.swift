@@ -71,6 +71,7 @@ struct EngineFaultScenarioTests {
         _ = try sandbox.lpclient("rescan")
         let reverted = try await sandbox.waitFor("by_hand_off", .reverted)
         #expect(reverted.reason?.contains("disabled outside livepatchd") == true, "\(reverted)")
+        #expect(reverted.reasonCode == "disabled-outside")
         #expect(sandbox.log.contains("was disabled outside livepatchd"))
         sandbox.stop()
         try await sandbox.start()

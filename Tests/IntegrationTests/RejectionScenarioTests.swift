@@ -34,6 +34,9 @@ struct RejectionScenarioTests {
         for (name, reason) in expected {
             let patch = try await sandbox.waitFor(name, .rejected)
             #expect(patch.reason?.hasPrefix(reason) == true, "\(name): \(patch.reason ?? "no reason")")
+            // The code is the reason's first words, for scripts: "hash mismatch" is hash-mismatch.
+            let code = name == "not_livepatch" ? "not-livepatch" : name.replacingOccurrences(of: "_", with: "-")
+            #expect(patch.reasonCode == code, "\(name): \(patch.reasonCode ?? "no code")")
         }
         #expect(sandbox.loadedModules.isEmpty)
 

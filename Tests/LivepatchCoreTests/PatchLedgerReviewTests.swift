@@ -89,7 +89,7 @@ struct PatchLedgerRecoveryTests {
         _ = l.foreign(KernelPatch(name: "x", enabled: true, inTransition: false, functions: []), replacing: nil, now: t0)
         try l.requestRevert("x")
         _ = l.beginRevert("x", now: t0)
-        #expect(l.abortRevert("x", reason: "revert failed", now: t0).to == .foreign)
+        #expect(l.abortRevert("x", reason: PatchReason(.revertFailed, "revert failed"), now: t0).to == .foreign)
         #expect(l["x"]?.desired == false)
         #expect(l["x"]?.revertRequested == false, "not retried in a loop")
     }

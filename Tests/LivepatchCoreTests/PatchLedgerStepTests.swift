@@ -36,7 +36,7 @@ struct TransitionTests {
         let transitions = l.finishApply("r", functions: nil, now: t0)
         #expect(transitions.map(\.name) == ["r", "a", "x"])
         #expect(transitions.map(\.to) == [.applied, .superseded, .superseded])
-        #expect(l["a"]?.reason == "replaced by r")
+        #expect(l["a"]?.reason?.message == "replaced by r")
         #expect(l["b"]?.state == .staged)
     }
 
@@ -46,13 +46,13 @@ struct TransitionTests {
         l.applyFully("a")
         try l.requestRevert("a")
         _ = l.beginRevert("a", now: t0)
-        #expect(l.abortRevert("a", reason: "revert failed: EINVAL", now: t0).to == .applied)
+        #expect(l.abortRevert("a", reason: PatchReason(.revertFailed, "revert failed: EINVAL"), now: t0).to == .applied)
         #expect(l["a"]?.desired == true)
     }
 
     @Test("requests on patches in the wrong state are refused with the state named")
     func invalidRequests() {
-        var l = ledger(verified("s"), .rejected(PatchDescriptor(name: "r"), reason: "bad signature"))
+        var l = ledger(verified("s"), .rejected(PatchDescriptor(name: "r"), reason: PatchReason(.badSignature, "bad signature")))
         #expect(throws: PatchLedger.RequestError.noSuchPatch("nope")) { try l.requestApply("nope", runningRelease: testRelease) }
         #expect {
             try l.requestApply("r", runningRelease: testRelease)
@@ -110,7 +110,7 @@ struct StackingTests {
 struct SummaryTests {
     @Test("counts per state, and failed or rejected patches make it degraded")
     func summary() {
-        var l = ledger(verified("a"), verified("b"), .rejected(PatchDescriptor(name: "r"), reason: "bad signature"))
+        var l = ledger(verified("a"), verified("b"), .rejected(PatchDescriptor(name: "r"), reason: PatchReason(.badSignature, "bad signature")))
         l.applyFully("a")
         let kernel = KernelSupport(
             release: testRelease, livepatch: true, ftrace: true, lockdown: "none", signatureEnforced: false, taint: 0,

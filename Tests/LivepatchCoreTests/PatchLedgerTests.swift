@@ -12,10 +12,10 @@ struct ArrivalTests {
         var l = PatchLedger()
         let pending = l.arrive(.incomplete(PatchDescriptor(name: "a", manifestDigest: "x"), waitingFor: "a.ko"), now: t0)
         #expect(pending.map(\.to) == [.pending])
-        #expect(l["a"]?.reason == "waiting for a.ko")
-        let rejected = l.arrive(.rejected(PatchDescriptor(name: "b"), reason: "hash mismatch"), now: t0)
+        #expect(l["a"]?.reason?.message == "waiting for a.ko")
+        let rejected = l.arrive(.rejected(PatchDescriptor(name: "b"), reason: PatchReason(.hashMismatch, "hash mismatch")), now: t0)
         #expect(rejected.map(\.to) == [.rejected])
-        #expect(l["b"]?.reason == "hash mismatch")
+        #expect(l["b"]?.reason?.message == "hash mismatch")
         #expect(l.arrive(verified("c"), now: t0).map(\.to) == [.staged])
     }
 
@@ -43,8 +43,8 @@ struct ArrivalTests {
         #expect(l.settle(now: t0 + .seconds(29), settleTimeout: .seconds(30)).isEmpty)
         let settled = l.settle(now: t0 + .seconds(30), settleTimeout: .seconds(30))
         #expect(settled.map(\.to) == [.rejected])
-        #expect(l["a"]?.reason?.contains("settle timeout") == true)
-        #expect(l["a"]?.reason?.contains("a.ko") == true)
+        #expect(l["a"]?.reason?.message.contains("settle timeout") == true)
+        #expect(l["a"]?.reason?.message.contains("a.ko") == true)
     }
 
     @Test("a bundle rejected by the settle timeout stays rejected while its files are still missing")
@@ -70,14 +70,14 @@ struct ArrivalTests {
     func failedNeedsNewVersion() {
         var l = ledger(verified("a"))
         _ = l.beginApply("a", now: t0)
-        _ = l.failApply("a", reason: "load failed", now: t0)
+        _ = l.failApply("a", reason: PatchReason(.loadFailed, "load failed"), now: t0)
         #expect(l.arrive(verified("a"), now: t0).isEmpty)
         #expect(l.arrive(verified("a", digest: "v2"), now: t0).map(\.to) == [.staged])
     }
 
     @Test("pending and rejected records leave with their manifest; staged ones stay (they are in the store)")
     func manifestRemoved() {
-        var l = ledger(.rejected(PatchDescriptor(name: "r", manifestFile: "r.json"), reason: "bad"), verified("s"))
+        var l = ledger(.rejected(PatchDescriptor(name: "r", manifestFile: "r.json"), reason: PatchReason(.badSignature, "bad")), verified("s"))
         #expect(l.forgetRemoved(keeping: ["s.json"]) == ["r"])
         #expect(l.forgetRemoved(keeping: []).isEmpty)
         #expect(l["s"]?.state == .staged)

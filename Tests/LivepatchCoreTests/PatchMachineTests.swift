@@ -58,7 +58,7 @@ struct MachinePolicyTests {
     func otherKernelRefused() {
         var h = MachineHarness(verified("a", release: "6.1.0-other"))
         h.run()
-        #expect(h["a"]?.reason == "built for kernel 6.1.0-other, running \(testRelease): applied when that kernel boots")
+        #expect(h["a"]?.reason?.message == "built for kernel 6.1.0-other, running \(testRelease): applied when that kernel boots")
         #expect(throws: PatchLedger.RequestError.self) { try h.requestApply("a") }
     }
 
@@ -76,7 +76,7 @@ struct MachinePolicyTests {
         #expect(h.wake == t0 + .seconds(30))
         h.advance()
         #expect(h.state("a") == .rejected)
-        #expect(h["a"]?.reason?.contains("a.ko") == true)
+        #expect(h["a"]?.reason?.message.contains("a.ko") == true)
     }
 }
 
@@ -109,7 +109,7 @@ struct MachineLifecycleTests {
         h.inject[.load] = .failed(.init(detail: "Invalid argument (EINVAL)", errno: EINVAL))
         h.run()
         #expect(h.state("a") == .failed)
-        #expect(h["a"]?.reason == "load failed: Invalid argument (EINVAL)")
+        #expect(h["a"]?.reason == PatchReason(.loadFailed, "load failed: Invalid argument (EINVAL)"))
         h.advance(by: 3600)
         #expect(h.kernelSteps == ["load a"])
         try h.requestApply("a")
@@ -137,7 +137,7 @@ struct MachineLifecycleTests {
         try h.requestRevert("a")
         h.run()
         #expect(h.state("a") == .applied)
-        #expect(h["a"]?.reason == "revert failed: Device or resource busy (EBUSY)")
+        #expect(h["a"]?.reason?.message == "revert failed: Device or resource busy (EBUSY)")
         #expect(h.kernelSteps == ["load a", "disable a"])
     }
 
@@ -199,7 +199,7 @@ struct MachineTimeoutTests {
         h.run()
         #expect(h.kernelSteps == ["load a", "disable a", "unload a"])
         #expect(h.state("a") == .failed)
-        #expect(h["a"]?.reason == "transition did not finish within 10s (blocked by stuck[42]); reverted")
+        #expect(h["a"]?.reason == PatchReason(.transitionTimeout, "transition did not finish within 10s (blocked by stuck[42]); reverted"))
         #expect(h.now >= t0 + .seconds(10))
         #expect(h.modules.isEmpty)
     }
@@ -233,7 +233,7 @@ struct MachineTimeoutTests {
     func resumedRollback() {
         var l = ledger(verified("a"))
         _ = l.beginApply("a", now: t0)
-        l.beginRollback("a", reason: "transition did not finish within 60s; reverted")
+        l.beginRollback("a", reason: PatchReason(.transitionTimeout, "transition did not finish within 60s; reverted"))
         var h = MachineHarness(ledger: l)
         h.foreignLoad("a", inTransition: true)
         h.run()
@@ -268,7 +268,8 @@ struct MachineReconcileTests {
         h.send(.rescanRequested)
         h.run()
         #expect(h.state("a") == .reverted)
-        #expect(h["a"]?.reason?.contains("disabled outside livepatchd") == true)
+        #expect(h["a"]?.reason?.code == .disabledOutside)
+        #expect(h["a"]?.reason?.message.contains("disabled outside livepatchd") == true)
         #expect(h.notes.contains(.disabledOutside("a")))
         #expect(h.modules == ["a"], "its module is the operator's to remove")
         h.restart()
@@ -345,15 +346,38 @@ struct MachineReconcileTests {
 
     @Test("a staged patch found enabled is applied and wanted; a rejected name found enabled is foreign")
     func foundEnabled() {
-        var h = MachineHarness(ledger: ledger(verified("a"), .rejected(PatchDescriptor(name: "r", manifestFile: "r.json"), reason: "bad")))
+        var h = MachineHarness(ledger: ledger(verified("a"), .rejected(PatchDescriptor(name: "r", manifestFile: "r.json"), reason: PatchReason(.badSignature, "bad"))))
         h.manifestFiles = ["a.json", "r.json"]
         h.foreignLoad("a")
         h.foreignLoad("r")
         h.run()
         #expect(h.state("a") == .applied)
-        #expect(h["a"]?.reason == "found enabled in the kernel")
+        #expect(h["a"]?.reason?.message == "found enabled in the kernel")
         #expect(h.state("r") == .foreign)
         #expect(h.kernelSteps.isEmpty)
+    }
+}
+
+@Suite("Reasons keep their code")
+struct PatchReasonTests {
+    @Test("a state file from before codes reads its reasons as unclassified messages; new ones round-trip")
+    func legacyAndRoundTrip() throws {
+        let legacy = try JSONDecoder().decode(PatchReason.self, from: Data(#""load failed: EINVAL""#.utf8))
+        #expect(legacy == PatchReason(.unclassified, "load failed: EINVAL"))
+        let reason = PatchReason(.hashMismatch, "hash mismatch: …")
+        #expect(try JSONDecoder().decode(PatchReason.self, from: JSONEncoder().encode(reason)) == reason)
+    }
+
+    @Test("every rejection of the verifier has its code on the wire")
+    func rejectionCodes() {
+        let reason = RejectionReason.hashMismatch(module: "a.ko", expected: "00", actual: "11").patchReason
+        #expect(reason.code == .hashMismatch)
+        #expect(reason.code.rawValue == "hash-mismatch")
+        #expect(reason.message.hasPrefix("hash mismatch: a.ko"))
+        var l = ledger(.rejected(PatchDescriptor(name: "r"), reason: reason))
+        #expect(l.patch("r")?.reasonCode == "hash-mismatch")
+        _ = l.settle(now: t0, settleTimeout: .zero)
+        #expect(l.patch("r")?.reason == reason.message)
     }
 }
 
@@ -469,7 +493,7 @@ struct MachineFaultTests {
     func rollbackFinishedWhileAway() {
         var l = ledger(verified("a"))
         _ = l.beginApply("a", now: t0)
-        l.beginRollback("a", reason: "transition did not finish within 60s; reverted")
+        l.beginRollback("a", reason: PatchReason(.transitionTimeout, "transition did not finish within 60s; reverted"))
         var h = MachineHarness(ledger: l)
         h.run()
         #expect(h.state("a") == .failed)

@@ -13,9 +13,12 @@ extension PatchEngine {
         ]
         if !record.descriptor.sha256.isEmpty { metadata[LivepatchField.sha256] = "\(record.descriptor.sha256)" }
         if !record.descriptor.version.isEmpty { metadata[LivepatchField.version] = "\(record.descriptor.version)" }
-        if let reason = record.reason { metadata[LivepatchField.reason] = "\(reason)" }
+        if let reason = record.reason {
+            metadata[LivepatchField.reason] = "\(reason.message)"
+            metadata[LivepatchField.reasonCode] = "\(reason.code.rawValue)"
+        }
         let version = record.descriptor.version.isEmpty ? "" : " \(record.descriptor.version)"
-        let because = record.reason.map { ": \($0)" } ?? ""
+        let because = record.reason.map { ": \($0.message)" } ?? ""
         let message: Logger.Message = "\(record.name)\(version) \(record.state.rawValue)\(because)"
         logger.event(Self.eventKind(record.state), message, level: Self.level(record.state), metadata: metadata)
     }

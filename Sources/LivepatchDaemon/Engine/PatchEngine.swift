@@ -277,7 +277,7 @@ public actor PatchEngine {
         let patch = view(change.record)
         let entry = HistoryEntry(
             time: patch.since, name: change.name, version: change.record.descriptor.version, state: change.to,
-            reason: change.record.reason)
+            reason: change.record.reason?.message)
         for continuation in subscribers.values { continuation.yield(SubscribeReply(entry: entry, patch: patch)) }
     }
 

@@ -116,7 +116,7 @@ public actor PatchScanner {
             let descriptor = PatchDescriptor(name: name, manifest: manifest, file: file)
             return (.incomplete(descriptor, waitingFor: missing.joined(separator: ", ")), manifest?.module)
         case .rejected(let name, let manifest, let reason):
-            return (.rejected(PatchDescriptor(name: name, manifest: manifest, file: file), reason: reason.description), manifest?.module)
+            return (.rejected(PatchDescriptor(name: name, manifest: manifest, file: file), reason: reason.patchReason), manifest?.module)
         case .verified(let patch):
             var descriptor = PatchDescriptor(name: patch.manifest.name, manifest: patch.manifest, file: file)
             descriptor.manifestDigest = patch.manifestDigest

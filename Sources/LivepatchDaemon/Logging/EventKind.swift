@@ -46,6 +46,8 @@ public enum LivepatchField {
     public static let state = "livepatch_state"
     public static let kernel = "livepatch_kernel"
     public static let reason = "livepatch_reason"
+    /// The reason's stable code (`hash-mismatch`, `load-failed`, …).
+    public static let reasonCode = "livepatch_reason_code"
     public static let version = "livepatch_version"
     /// Set by ``Logging/Logger/event(_:_:level:metadata:file:function:line:)``.
     public static let messageID = "message_id"

@@ -1,3 +1,4 @@
+import Crypto
 import LivepatchCore
 import LivepatchSystem
 
@@ -31,12 +32,15 @@ extension BundleVerifier {
         return lstat(path(file), &status) == 0
     }
 
-    func stageModule(_ manifest: Manifest) -> Result<PatchStore.StagedModule, FileFailure> {
+    /// Opens the module and hashes every byte of it, never more than `max_module_size`.
+    func hashModule(_ manifest: Manifest) -> Result<(SafeFile, String), FileFailure> {
         Result { () throws(FileFailure) in
             do throws(SafeFileError) {
                 let module = try SafeFile(path: path(manifest.module))
                 try module.checkSize(limit: policy.maxModuleSize)
-                return try store.stage(module, limit: policy.maxModuleSize)
+                var hasher = SHA256()
+                try module.readChunks(limit: policy.maxModuleSize) { chunk in hasher.update(bufferPointer: chunk) }
+                return (module, hexDigest(hasher.finalize()))
             } catch {
                 throw Self.sort(error, file: manifest.module)
             }

@@ -1,26 +1,25 @@
+import Crypto
 import LivepatchCore
 import LivepatchSystem
 
 /// Verifies one bundle in the patch directory the way DESIGN.md "Patch bundle" orders it;
-/// shared by `livepatchd` and `lpbundle verify` so both decide alike.
+/// shared by `livepatchd` and `lpbundle verify` so both decide alike. It writes nothing: the
+/// daemon then stores what verified (``PatchStore/commit(_:limit:)``), `lpbundle verify` does not.
 ///
-/// Nothing in the patch directory is modified. Files are opened without following
-/// symlinks; the module is read once, hashed while copied into the store, and every
-/// later check (hash, modinfo) looks at that copy. The copy is kept only if all pass.
+/// Nothing in the patch directory is modified. Files are opened without following symlinks;
+/// the module is opened once, and its hash and its modinfo are read from that same open inode.
 public struct BundleVerifier: Sendable {
     public let patchDirectory: String
     public let keys: TrustedKeys
     public let policy: Policy
-    public let store: PatchStore
 
     /// Signatures are one line of base64; generous, but bounded.
     static let maximumSignatureSize: Int64 = 4096
 
-    public init(patchDirectory: String, keys: TrustedKeys, policy: Policy, store: PatchStore) {
+    public init(patchDirectory: String, keys: TrustedKeys, policy: Policy) {
         self.patchDirectory = patchDirectory
         self.keys = keys
         self.policy = policy
-        self.store = store
     }
 
     /// Manifest files in `directory`: `*.json`, sorted, hidden files skipped.
@@ -103,40 +102,30 @@ public struct BundleVerifier: Sendable {
         }
 
         // 3-5. The module is present, within the size limit, and hashes to the manifest's sha256.
-        let staged: PatchStore.StagedModule
-        switch stageModule(manifest) {
-        case .success(let module): staged = module
+        let module: SafeFile
+        let sha256: String
+        switch hashModule(manifest) {
+        case .success(let hashed): (module, sha256) = hashed
         case .failure(.missing): return .incomplete(name: name, manifest: manifest, missing: [manifest.module])
         case .failure(.tooLarge(_, let size, let limit)):
             return .rejected(name: name, manifest: manifest, reason: .moduleTooLarge(module: manifest.module, size: size, limit: limit))
         case .failure(.rejected(let reason)): return .rejected(name: name, manifest: manifest, reason: reason)
         }
-        guard staged.sha256 == manifest.sha256 else {
-            staged.discard()
-            let reason = RejectionReason.hashMismatch(module: manifest.module, expected: manifest.sha256, actual: staged.sha256)
+        guard sha256 == manifest.sha256 else {
+            let reason = RejectionReason.hashMismatch(module: manifest.module, expected: manifest.sha256, actual: sha256)
             return .rejected(name: name, manifest: manifest, reason: reason)
         }
 
-        // 6. The module's own modinfo agrees with the manifest.
+        // 6. The module's own modinfo agrees with the manifest (read from the same open file).
         let info: ModuleInfo
-        switch checkModuleInfo(staged.path, manifest: manifest) {
+        switch checkModuleInfo(module.pathOfOpenFile, manifest: manifest) {
         case .success(let moduleInfo): info = moduleInfo
-        case .failure(let reason):
-            staged.discard()
-            return .rejected(name: name, manifest: manifest, reason: reason)
-        }
-
-        let stored: (module: String, manifest: String)
-        do {
-            stored = try store.commit(staged, manifest: manifest, manifestBytes: manifestBytes, signature: signature)
-        } catch {
-            staged.discard()
-            return .rejected(name: name, manifest: manifest, reason: .storeFailed(detail: error.description))
+        case .failure(let reason): return .rejected(name: name, manifest: manifest, reason: reason)
         }
         return .verified(
-            VerifiedPatch(
-                manifest: manifest, manifestDigest: sha256Hex(manifestBytes), moduleInfo: info,
-                release: info.vermagicRelease ?? "", storedModulePath: stored.module, storedManifestPath: stored.manifest,
-                functions: info.simulatedFunctions, signedBy: signedBy))
+            VerifiedBundle(
+                manifest: manifest, manifestBytes: manifestBytes, signature: signature, manifestDigest: sha256Hex(manifestBytes),
+                moduleInfo: info, release: info.vermagicRelease ?? "", functions: info.simulatedFunctions, signedBy: signedBy,
+                module: module))
     }
 }

@@ -50,7 +50,7 @@ public struct PatchStore: Sendable {
     static let stagingPrefix = "staging-"
 
     /// Copies `module` into a temporary file in the store, hashing the bytes it copies.
-    public func stage(_ module: SafeFile, limit: Int64) throws(SafeFileError) -> StagedModule {
+    func stage(_ module: SafeFile, limit: Int64) throws(SafeFileError) -> StagedModule {
         let temporary: TemporaryFile
         do throws(SystemError) {
             try Directory.create(root, mode: 0o755)
@@ -74,23 +74,58 @@ public struct PatchStore: Sendable {
         return StagedModule(temporary: temporary, sha256: hexDigest(hasher.finalize()), size: size)
     }
 
-    /// Moves a staged module into place and writes the manifest (and signature) next to it.
-    /// - Returns: the stored module and manifest paths.
-    public func commit(
-        _ staged: StagedModule, manifest: Manifest, manifestBytes: [UInt8], signature: [UInt8]?
-    ) throws(SystemError) -> (module: String, manifest: String) {
-        let directory = directory(sha256: staged.sha256)
-        try Directory.create(directory, mode: 0o755)
-        let modulePath = "\(directory)/\(manifest.module)"
-        try staged.temporary.commit(to: modulePath)
-        Failpoint.storeCommitAfterModule.hit()
-        let manifestPath = "\(directory)/\(manifest.name).json"
-        try AtomicFile.write(manifestBytes, to: manifestPath, mode: 0o644)
-        Failpoint.storeCommitAfterManifest.hit()
-        if let signature {
-            try AtomicFile.write(signature, to: "\(manifestPath).sig", mode: 0o644)
+    /// Why a verified bundle was not stored.
+    public enum CommitError: Error, Sendable, CustomStringConvertible {
+        /// The module's bytes or modinfo are not what was verified: it changed in between.
+        case changed(String)
+        case unreadable(SafeFileError)
+        case system(SystemError)
+
+        public var description: String {
+            switch self {
+            case .changed(let what): "the module changed while it was verified (\(what)); it is verified again when it settles"
+            case .unreadable(let error): "\(error)"
+            case .system(let error): "\(error)"
+            }
         }
-        return (modulePath, manifestPath)
+    }
+
+    /// Copies a verified bundle into the store: the module from the very inode that was verified,
+    /// hashed again while copied and its modinfo read again from the copy, so what is stored (and
+    /// later loaded) is what was checked; then the manifest and signature next to it.
+    public func commit(_ bundle: VerifiedBundle, limit: Int64) throws(CommitError) -> StoredBundle {
+        let staged: StagedModule
+        do throws(SafeFileError) {
+            try bundle.module.rewind()
+            staged = try stage(bundle.module, limit: limit)
+        } catch {
+            throw .unreadable(error)
+        }
+        guard staged.sha256 == bundle.manifest.sha256 else {
+            staged.discard()
+            throw .changed("sha256 \(staged.sha256)")
+        }
+        guard let info = try? ModuleInfo.read(path: staged.path), info == bundle.moduleInfo else {
+            staged.discard()
+            throw .changed("modinfo")
+        }
+        do throws(SystemError) {
+            let directory = directory(sha256: staged.sha256)
+            try Directory.create(directory, mode: 0o755)
+            let modulePath = "\(directory)/\(bundle.manifest.module)"
+            try staged.temporary.commit(to: modulePath)
+            Failpoint.storeCommitAfterModule.hit()
+            let manifestPath = "\(directory)/\(bundle.manifest.name).json"
+            try AtomicFile.write(bundle.manifestBytes, to: manifestPath, mode: 0o644)
+            Failpoint.storeCommitAfterManifest.hit()
+            if let signature = bundle.signature {
+                try AtomicFile.write(signature, to: "\(manifestPath).sig", mode: 0o644)
+            }
+            return StoredBundle(modulePath: modulePath, manifestPath: manifestPath)
+        } catch {
+            staged.discard()
+            throw .system(error)
+        }
     }
 }
 

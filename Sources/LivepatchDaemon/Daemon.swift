@@ -29,8 +29,8 @@ public final class Daemon: Service {
         self.logger = logger
         backend = try Self.makeBackend(configuration)
         scanner = PatchScanner(
-            patchDirectory: configuration.patchDir,
-            verifier: try Self.makeVerifier(configuration, logger: logger))
+            patchDirectory: configuration.patchDir, verifier: try Self.makeVerifier(configuration, logger: logger),
+            store: PatchStore(stateDirectory: configuration.stateDir))
         try FileManager.default.createDirectory(
             atPath: configuration.stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         stateLock = try Self.lockStateDirectory(configuration)
@@ -76,9 +76,7 @@ public final class Daemon: Service {
             logger.warning(
                 "no trusted keys in \(configuration.keysDir): every signed patch will be rejected; add a key with lpbundle keygen")
         }
-        return BundleVerifier(
-            patchDirectory: configuration.patchDir, keys: keys, policy: configuration.policy,
-            store: PatchStore(stateDirectory: configuration.stateDir))
+        return BundleVerifier(patchDirectory: configuration.patchDir, keys: keys, policy: configuration.policy)
     }
 
     /// A missing key directory means no keys; an unreadable one is an error.

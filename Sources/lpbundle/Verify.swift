@@ -9,8 +9,8 @@ struct Verify: ParsableCommand {
         abstract: "Decide a bundle the way livepatchd would.",
         discussion: """
             Runs livepatchd's verifier on MANIFEST and the files next to it, with the keys in
-            --keys and a temporary store (removed afterwards). Prints verified, pending (files
-            missing) or rejected with the reason. Exit status 0 only when verified.
+            --keys; it writes nothing. Prints verified, pending (files missing) or rejected with
+            the reason. Exit status 0 only when verified.
             """
     )
 
@@ -51,11 +51,7 @@ struct Verify: ParsableCommand {
         policy.requireSignature = !allowUnsigned
         if let maxModuleSize { policy.maxModuleSize = maxModuleSize }
 
-        let storeRoot = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: storeRoot) }
-        let verifier = BundleVerifier(
-            patchDirectory: Files.directory(of: manifest), keys: trusted, policy: policy,
-            store: PatchStore(root: "\(storeRoot)/store"))
+        let verifier = BundleVerifier(patchDirectory: Files.directory(of: manifest), keys: trusted, policy: policy)
         let outcome = verifier.verify(manifestFileName: Files.fileName(of: manifest))
         let report = VerifyReport(outcome)
         if output.json {
@@ -66,12 +62,6 @@ struct Verify: ParsableCommand {
         if report.decision != "verified" { throw ExitCode(1) }
     }
 
-    private func temporaryDirectory() throws -> String {
-        var template = Array("\(NSTemporaryDirectory())/lpbundle-verify-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }
-        guard let made else { throw Failure("cannot create a temporary directory: \(String(cString: strerror(errno)))") }
-        return String(cString: made)
-    }
 }
 
 /// What `verify` prints, as text or JSON.
@@ -100,14 +90,14 @@ struct VerifyReport: Encodable {
             code = why.code
             reason = why.description
             version = manifest?.version
-        case .verified(let patch):
+        case .verified(let bundle):
             decision = "verified"
-            version = patch.manifest.version
-            sha256 = patch.manifest.sha256
-            release = patch.release
-            kernels = patch.manifest.kernels
-            signedBy = patch.signedBy
-            functions = patch.functions
+            version = bundle.manifest.version
+            sha256 = bundle.manifest.sha256
+            release = bundle.release
+            kernels = bundle.manifest.kernels
+            signedBy = bundle.signedBy
+            functions = bundle.functions
         }
     }
 

@@ -98,10 +98,10 @@ final class BundleFixture {
         var policy = Policy()
         policy.requireSignature = requireSignature
         if let maxModuleSize { policy.maxModuleSize = maxModuleSize }
-        return BundleVerifier(
-            patchDirectory: patchDirectory, keys: TrustedKeys([key.publicKey(name: "test")]), policy: policy,
-            store: PatchStore(root: storeRoot))
+        return BundleVerifier(patchDirectory: patchDirectory, keys: TrustedKeys([key.publicKey(name: "test")]), policy: policy)
     }
+
+    var store: PatchStore { PatchStore(root: storeRoot) }
 
     /// Files in the store root that are not finished patch directories (staging leftovers).
     func storeLeftovers() throws -> [String] {
@@ -119,7 +119,7 @@ extension BundleOutcome {
         if case .incomplete(_, _, let missing) = self { return missing }
         return nil
     }
-    var verified: VerifiedPatch? {
+    var verified: VerifiedBundle? {
         if case .verified(let patch) = self { return patch }
         return nil
     }

@@ -10,7 +10,7 @@ import Glibc
 
 @Suite("BundleVerifier: a good bundle")
 struct BundleVerifierAcceptTests {
-    @Test func verifiesAndStoresACompleteBundle() throws {
+    @Test func verifiesACompleteBundleWritingNothing_thenStoresIt() throws {
         let fixture = try BundleFixture()
         let manifest = try fixture.makeBundle(name: "lp_cmdline", functions: "vmlinux:cmdline_proc_show")
         let outcome = fixture.verifier().verify(manifestFileName: "lp_cmdline.json")
@@ -20,15 +20,30 @@ struct BundleVerifierAcceptTests {
         #expect(patch.functions == ["vmlinux:cmdline_proc_show"])
         #expect(patch.signedBy == "test")
         #expect(patch.moduleInfo.name == "lp_cmdline")
-        #expect(patch.storedModulePath == "\(fixture.storeRoot)/\(manifest.sha256)/lp_cmdline.ko")
-        #expect(patch.storedManifestPath == "\(fixture.storeRoot)/\(manifest.sha256)/lp_cmdline.json")
+        #expect(!FileManager.default.fileExists(atPath: fixture.storeRoot), "verifying writes nothing")
+        let stored = try fixture.store.commit(patch, limit: Policy().maxModuleSize)
+        #expect(stored.modulePath == "\(fixture.storeRoot)/\(manifest.sha256)/lp_cmdline.ko")
+        #expect(stored.manifestPath == "\(fixture.storeRoot)/\(manifest.sha256)/lp_cmdline.json")
         // The store holds exactly what was verified.
-        let storedModule = try Data(contentsOf: URL(fileURLWithPath: patch.storedModulePath))
+        let storedModule = try Data(contentsOf: URL(fileURLWithPath: stored.modulePath))
         #expect(sha256Hex([UInt8](storedModule)) == manifest.sha256)
-        let storedManifest = [UInt8](try Data(contentsOf: URL(fileURLWithPath: patch.storedManifestPath)))
+        let storedManifest = [UInt8](try Data(contentsOf: URL(fileURLWithPath: stored.manifestPath)))
         #expect(storedManifest == (try fixture.bytes("lp_cmdline.json")))
         #expect(patch.manifestDigest == sha256Hex(storedManifest))
-        #expect(FileManager.default.fileExists(atPath: patch.storedManifestPath + ".sig"))
+        #expect(FileManager.default.fileExists(atPath: stored.manifestPath + ".sig"))
+        #expect(try fixture.storeLeftovers().isEmpty)
+    }
+
+    @Test func aModuleChangedBetweenVerifyingAndStoringIsNotStored() throws {
+        let fixture = try BundleFixture()
+        let manifest = try fixture.makeBundle(name: "lp_swapped")
+        let patch = try #require(fixture.verifier().verify(manifestFileName: "lp_swapped.json").verified)
+        // Rewritten in place (same inode) after it was verified.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(fixture.patchDirectory)/\(manifest.module)"))
+        try handle.write(contentsOf: Data("not the module".utf8))
+        try handle.close()
+        #expect(throws: PatchStore.CommitError.self) { try fixture.store.commit(patch, limit: Policy().maxModuleSize) }
+        #expect(!FileManager.default.fileExists(atPath: "\(fixture.storeRoot)/\(manifest.sha256)"))
         #expect(try fixture.storeLeftovers().isEmpty)
     }
 
@@ -37,6 +52,8 @@ struct BundleVerifierAcceptTests {
         try fixture.makeBundle(name: "lp_twice")
         let first = try #require(fixture.verifier().verify(manifestFileName: "lp_twice.json").verified)
         let second = try #require(fixture.verifier().verify(manifestFileName: "lp_twice.json").verified)
+        _ = try fixture.store.commit(first, limit: Policy().maxModuleSize)
+        _ = try fixture.store.commit(second, limit: Policy().maxModuleSize)
         #expect(first == second)
         #expect(try Directory.entries(fixture.storeRoot) == [first.manifest.sha256])
         #expect(try Directory.entries("\(fixture.storeRoot)/\(first.manifest.sha256)")

@@ -99,13 +99,12 @@ final class PatchEngineTests {
                     release: backend.release, storedModulePath: "\(state)/store/a.ko"),
                 note: nil), now: Date())
         try StateFile(stateDirectory: state).save(ledger)
-        let verifier = BundleVerifier(
-            patchDirectory: "\(root)/incoming", keys: TrustedKeys(), policy: policy, store: PatchStore(stateDirectory: state))
+        let verifier = BundleVerifier(patchDirectory: "\(root)/incoming", keys: TrustedKeys(), policy: policy)
         let logger = Logger(label: "test") { [log] _ in
             StderrLogHandler(level: .debug, metadataProvider: nil) { line in log.append(line) }
         }
         return try PatchEngine(
-            backend: backend, policy: policy, scanner: PatchScanner(patchDirectory: "\(root)/incoming", verifier: verifier),
+            backend: backend, policy: policy, scanner: PatchScanner(patchDirectory: "\(root)/incoming", verifier: verifier, store: PatchStore(stateDirectory: state)),
             stateFile: StateFile(stateDirectory: state), logger: logger)
     }
 

@@ -13,13 +13,16 @@ import Logging
 public actor PatchScanner {
     public let patchDirectory: String
     private var verifier: BundleVerifier
+    /// Where what verified is copied; only that copy is ever loaded.
+    private let store: PatchStore
     private var seen: [String: Fingerprint] = [:]
     private var scanning = false
     private var queued: [CheckedContinuation<Void, Never>] = []
 
-    public init(patchDirectory: String, verifier: BundleVerifier) {
+    public init(patchDirectory: String, verifier: BundleVerifier, store: PatchStore) {
         self.patchDirectory = patchDirectory
         self.verifier = verifier
+        self.store = store
     }
 
     /// New keys or policy (SIGHUP): everything is verified again.
@@ -49,9 +52,9 @@ public actor PatchScanner {
             scanning = false
             if !queued.isEmpty { queued.removeFirst().resume() }
         }
-        let (directory, verifier, seen) = (patchDirectory, self.verifier, self.seen)
+        let (directory, verifier, store, seen) = (patchDirectory, self.verifier, self.store, self.seen)
         let result = await Blocking.run { () -> Result<(PatchMachine.DirectoryScan, [String: Fingerprint]), SystemError> in
-            Result { () throws(SystemError) in try Self.scan(directory, verifier: verifier, seen: seen) }
+            Result { () throws(SystemError) in try Self.scan(directory, verifier: verifier, store: store, seen: seen) }
         }
         switch result {
         case .success(let (scan, seen)):
@@ -64,7 +67,7 @@ public actor PatchScanner {
     }
 
     private static func scan(
-        _ directory: String, verifier: BundleVerifier, seen before: [String: Fingerprint]
+        _ directory: String, verifier: BundleVerifier, store: PatchStore, seen before: [String: Fingerprint]
     ) throws(SystemError) -> (PatchMachine.DirectoryScan, [String: Fingerprint]) {
         let files = try BundleVerifier.manifestFileNames(inDirectory: directory)
         var seen = before.filter { files.contains($0.key) }
@@ -76,7 +79,7 @@ public actor PatchScanner {
             var fingerprint = Fingerprint(directory: directory, manifestFile: file, module: seen[file]?.module)
             if let previous = seen[file], previous == fingerprint, !previous.pending { continue }
             let outcome = verifier.verify(manifestFileName: file)
-            var (arrival, module) = Self.arrival(outcome, file: file)
+            var (arrival, module) = Self.arrival(outcome, file: file, store: store, limit: verifier.policy.maxModuleSize)
             if module != fingerprint.module {
                 fingerprint = Fingerprint(directory: directory, manifestFile: file, module: module)
             }
@@ -110,21 +113,28 @@ public actor PatchScanner {
         return Date().timeIntervalSince(modified) < writeGrace
     }
 
-    private static func arrival(_ outcome: BundleOutcome, file: String) -> (arrival: PatchLedger.Arrival, moduleFile: String?) {
+    private static func arrival(
+        _ outcome: BundleOutcome, file: String, store: PatchStore, limit: Int64
+    ) -> (arrival: PatchLedger.Arrival, moduleFile: String?) {
         switch outcome {
         case .incomplete(let name, let manifest, let missing):
             let descriptor = PatchDescriptor(name: name, manifest: manifest, file: file)
             return (.incomplete(descriptor, waitingFor: missing.joined(separator: ", ")), manifest?.module)
         case .rejected(let name, let manifest, let reason):
             return (.rejected(PatchDescriptor(name: name, manifest: manifest, file: file), reason: reason.patchReason), manifest?.module)
-        case .verified(let patch):
-            var descriptor = PatchDescriptor(name: patch.manifest.name, manifest: patch.manifest, file: file)
-            descriptor.manifestDigest = patch.manifestDigest
-            descriptor.release = patch.release
-            descriptor.storedModulePath = patch.storedModulePath
-            descriptor.functions = patch.functions
+        case .verified(let bundle):
+            var descriptor = PatchDescriptor(name: bundle.manifest.name, manifest: bundle.manifest, file: file)
+            let stored: StoredBundle
+            do { stored = try store.commit(bundle, limit: limit) } catch {
+                let reason = RejectionReason.storeFailed(detail: error.description)
+                return (.rejected(descriptor, reason: reason.patchReason), bundle.manifest.module)
+            }
+            descriptor.manifestDigest = bundle.manifestDigest
+            descriptor.release = bundle.release
+            descriptor.storedModulePath = stored.modulePath
+            descriptor.functions = bundle.functions
             // Whether it is for the running kernel is the machine's to say.
-            return (.verified(descriptor, note: nil), patch.manifest.module)
+            return (.verified(descriptor, note: nil), bundle.manifest.module)
         }
     }
 }

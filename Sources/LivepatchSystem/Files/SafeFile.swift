@@ -5,7 +5,7 @@ import Glibc
 /// A regular file opened from a directory others write to (the patch directory),
 /// so that what is checked is what is read: no symlink is followed, no FIFO blocks,
 /// no device is opened, and the size is known before a byte is read.
-public final class SafeFile {
+public final class SafeFile: @unchecked Sendable {
     public let path: String
     /// Size when opened (fstat).
     public let size: Int64
@@ -50,6 +50,15 @@ public final class SafeFile {
     #endif
 
     deinit { close(descriptor) }
+
+    /// The same open inode, for libraries that take a path (libkmod): a swap of the name in the
+    /// directory does not change what this reaches.
+    public var pathOfOpenFile: String { "/proc/self/fd/\(descriptor)" }
+
+    /// Back to the first byte, to read the file again.
+    public func rewind() throws(SafeFileError) {
+        if lseek(descriptor, 0, SEEK_SET) < 0 { throw .system(.current("lseek", path)) }
+    }
 
     /// Fails with `tooLarge` when the file is bigger than `limit`.
     public func checkSize(limit: Int64) throws(SafeFileError) {

@@ -61,20 +61,20 @@ extension PatchMachine {
         switch step {
         case .load(let name, _):
             guard let failure, ledger[name]?.state == .applying else { return }
-            out.changes(ledger.failApply(name, reason: PatchReason(.loadFailed, "load failed: \(failure.detail)"), now: now))
+            out.changes(ledger.failApply(name, reason: failure.reason(.loadFailed, "load failed"), now: now))
         case .disable(let name):
             guard let failure, let record = ledger[name] else { return }
             if record.state == .applying, let rollback = record.rollbackReason {
-                let reason = PatchReason(.rollbackFailed, "\(rollback.message), but rolling back failed: \(failure.detail)")
+                let reason = failure.reason(.rollbackFailed, "\(rollback.message), but rolling back failed")
                 out.changes(ledger.failApply(name, reason: reason, now: now))
             } else if record.state == .reverting {
                 out.note(.disableFailed(name, detail: failure.detail))
-                out.change(ledger.abortRevert(name, reason: PatchReason(.revertFailed, "revert failed: \(failure.detail)"), now: now))
+                out.change(ledger.abortRevert(name, reason: failure.reason(.revertFailed, "revert failed"), now: now))
             }
         case .force(let name):
             guard let failure, let record = ledger[name] else { return }
             if record.state == .applying {
-                out.changes(ledger.failApply(name, reason: PatchReason(.forceFailed, "force failed: \(failure.detail)"), now: now))
+                out.changes(ledger.failApply(name, reason: failure.reason(.forceFailed, "force failed"), now: now))
             } else {
                 out.note(.forceFailed(name, detail: failure.detail))
             }
@@ -101,7 +101,7 @@ extension PatchMachine {
         case let state where !state.isLoaded && record.desired:
             // Its module from before (disabled by hand) had to go before the new load.
             guard let failure else { return }
-            let reason = PatchReason(.oldModuleLoaded, "its module from before is still loaded and cannot be removed: \(failure.detail)")
+            let reason = failure.reason(.oldModuleLoaded, "its module from before is still loaded and cannot be removed")
             out.changes(ledger.failApply(name, reason: reason, now: now))
         default:
             guard let failure else {

@@ -103,12 +103,35 @@ public struct PatchMachine: Sendable {
     }
 
     public struct StepError: Error, Sendable, Equatable {
-        /// For reasons and the journal: what failed, with the kernel's errno spelled out.
-        public var detail: String
+        /// What failed, in the daemon's words ("the kernel refused the module"); no store path.
+        public var message: String
         public var errno: Int32?
-        public init(detail: String, errno: Int32? = nil) {
-            self.detail = detail
+        /// The kernel's log lines of that moment about the patch (``KernelMessages``), if any.
+        public var kernelMessages: [String]
+
+        public init(_ message: String, errno: Int32? = nil, kernelMessages: [String] = []) {
+            self.message = message
             self.errno = errno
+            self.kernelMessages = kernelMessages
+        }
+
+        /// The one place a failed step is put into words, for reasons and the journal: the
+        /// kernel's own lines when it logged any (else the daemon's message), the errno once
+        /// after them, then a hint for the common cases.
+        public var detail: String {
+            var text = kernelMessages.isEmpty
+                ? message : "the kernel said " + kernelMessages.map { "\"\($0)\"" }.joined(separator: ", ")
+            if let errno { text += " (\(String(cString: strerror(errno))))" }
+            if let hint { text += "; hint: \(hint)" }
+            return text
+        }
+
+        public var hint: String? { KernelMessages.hint(for: kernelMessages, errno: errno) }
+
+        /// The reason a patch gets from this failure: `what` failed, and how, with the kernel's
+        /// lines kept for the journal.
+        func reason(_ code: PatchReason.Code, _ what: String) -> PatchReason {
+            PatchReason(code, "\(what): \(detail)", kernelMessages: kernelMessages)
         }
     }
 

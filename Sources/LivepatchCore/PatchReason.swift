@@ -3,10 +3,14 @@
 public struct PatchReason: Sendable, Equatable, CustomStringConvertible {
     public var code: Code
     public var message: String
+    /// The kernel's own log lines that `message` quotes, when the kernel refused a load, enable or
+    /// disable and said why (``KernelMessages``): the journal's `LIVEPATCH_KERNEL_MESSAGE`.
+    public var kernelMessages: [String]
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, kernelMessages: [String] = []) {
         self.code = code
         self.message = message
+        self.kernelMessages = kernelMessages
     }
 
     public var description: String { message }
@@ -52,7 +56,7 @@ public struct PatchReason: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension PatchReason: Codable {
-    private enum Keys: String, CodingKey { case code, message }
+    private enum Keys: String, CodingKey { case code, message, kernelMessages }
 
     /// A state file from before reasons had codes holds the message alone.
     public init(from decoder: any Decoder) throws {
@@ -61,13 +65,16 @@ extension PatchReason: Codable {
             return
         }
         let container = try decoder.container(keyedBy: Keys.self)
-        self.init(try container.decode(Code.self, forKey: .code), try container.decode(String.self, forKey: .message))
+        self.init(
+            try container.decode(Code.self, forKey: .code), try container.decode(String.self, forKey: .message),
+            kernelMessages: try container.decodeIfPresent([String].self, forKey: .kernelMessages) ?? [])
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
         try container.encode(code, forKey: .code)
         try container.encode(message, forKey: .message)
+        if !kernelMessages.isEmpty { try container.encode(kernelMessages, forKey: .kernelMessages) }
     }
 }
 

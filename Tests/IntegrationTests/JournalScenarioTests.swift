@@ -10,7 +10,7 @@ import Testing
     .enabled(if: getuid() == 0, "needs root (scripts/with-journald.sh makes a private mount namespace)"),
     .requires(.journald))
 struct JournalScenarioTests {
-    @Test("applied, rejected, started, ready and stopping entries carry their MESSAGE_ID and LIVEPATCH_* fields")
+    @Test("applied, rejected, failed, started, ready and stopping entries carry their MESSAGE_ID and LIVEPATCH_* fields")
     func entries() async throws {
         let sandbox = try Sandbox()
         let good = try sandbox.bundle("journaled_fix", version: "7")
@@ -20,13 +20,26 @@ struct JournalScenarioTests {
             "journal_rejected", module: try sandbox.module("jr.ko", name: "journal_rejected", functions: ["vmlinux:jr"])
         ) { $0.sha256 = String(repeating: "0", count: 64) }
 
+        // Refused with the kernel's words, and a line about another module logged with them.
+        try sandbox.inject(
+            "fail-load",
+            """
+            journal_refused ENOENT <4>journal_refused: Unknown symbol lp_gone (err -2)
+            journal_refused ENOENT <4>journal_other: Unknown symbol lp_gone (err -2)
+            journal_refused ENOENT <4>journal_refused: Unknown symbol lp_gone_too (err -2)
+
+            """)
+        let refused = try sandbox.bundle("journal_refused")
+
         let run = try await JournaldRun(sandbox)
         let history: [HistoryEntry]
         do {
             try sandbox.drop(good)
             try sandbox.drop(bad)
+            try sandbox.drop(refused)
             try await sandbox.waitFor("journaled_fix", .applied)
             try await sandbox.waitFor("journal_rejected", .rejected)
+            try await sandbox.waitFor("journal_refused", .failed)
             history = try sandbox.call(.getHistory, as: HistoryReply.self).entries
         } catch {
             let journal = try? await run.finish()
@@ -65,6 +78,22 @@ struct JournalScenarioTests {
             #expect(entry["PRIORITY"] == "3", "error")
         }
 
+        let failed = events(.patchFailed).filter { $0["LIVEPATCH_NAME"] == "journal_refused" }
+        #expect(failed.count == 1, "\(context)")
+        if let entry = failed.first {
+            #expect(entry["LIVEPATCH_STATE"] == "failed")
+            #expect(
+                entry["LIVEPATCH_KERNEL_MESSAGE"]
+                    == "journal_refused: Unknown symbol lp_gone (err -2)\njournal_refused: Unknown symbol lp_gone_too (err -2)",
+                "\(entry)")
+            #expect(entry["LIVEPATCH_REASON"] == history.last { $0.name == "journal_refused" }?.reason)
+            #expect(entry["LIVEPATCH_REASON"]?.contains("the kernel said \"journal_refused: Unknown symbol lp_gone (err -2)\"") == true)
+            #expect(entry["LIVEPATCH_REASON"]?.hasSuffix("(No such file or directory); hint: built for another kernel build") == true)
+            #expect(entry["PRIORITY"] == "3", "error")
+        }
+        // A state without the kernel's words carries no such field.
+        #expect(ours.allSatisfy { $0["LIVEPATCH_STATE"] == "failed" || $0["LIVEPATCH_KERNEL_MESSAGE"] == nil })
+
         let started = events(.started), ready = events(.ready), stopping = events(.stopping)
         #expect(started.count == 1 && ready.count == 1 && stopping.count == 1, "\(context)")
         #expect(ready.first?["MESSAGE"]?.hasPrefix("ready") == true)
@@ -83,6 +112,7 @@ enum MessageID: String {
     case stopping = "e67eae1182d2495f8be9cb1afc01654e"
     case patchRejected = "0226251c175b4bcd9a8535a13a7e44ed"
     case patchApplied = "bd3502770a4346c48ca8a0eaccb317fa"
+    case patchFailed = "f07d97327aeb43b79000a8c9aaa922ea"
 }
 
 /// livepatchd under a private systemd-journald. A driver script starts the daemon inside

@@ -122,6 +122,37 @@ struct KernelFailureScenarioTests {
         #expect(try sandbox.lpclient("status").status == 1)
     }
 
+    @Test("a refused load in the kernel's own words: lpclient list, show and apply give them, the errno once, a hint, no store path")
+    func refusalInTheKernelsWords() async throws {
+        let sandbox = try Sandbox()
+        // What a 6.1 kernel logs around test-state.sh's refused load, the other patch's lines included.
+        try sandbox.inject(
+            "fail-load",
+            """
+            old_state EINVAL <5>livepatch: 'new_state': patching complete
+            old_state EINVAL <3>livepatch: Livepatch patch (old_state) is not compatible with the already installed livepatches.
+            old_state EINVAL <6>new_state: fix_console_loglevel: taking over the console_loglevel change
+
+            """)
+        try await sandbox.start()
+        try sandbox.drop(try sandbox.bundle("old_state", replace: true))
+        let failed = try await sandbox.waitFor("old_state", .failed)
+        let reason = """
+            load failed: the kernel said "livepatch: Livepatch patch (old_state) is not compatible with the already installed \
+            livepatches." (Invalid argument); hint: a newer cumulative patch holds a newer state version
+            """
+        #expect(failed.reason == reason)
+
+        let list = try sandbox.lpclient("list")
+        #expect(list.stdout.split(separator: "\n").contains { $0.hasPrefix("old_state") && $0.hasSuffix(reason) }, "\(list)")
+        let show = try sandbox.lpclient("show", "old_state")
+        #expect(show.stdout.contains(reason), "\(show)")
+        let apply = try sandbox.lpclient("apply", "old_state")
+        #expect(apply.status == 1)
+        #expect(apply.stdout.contains("old_state is failed, not applied: \(reason)"), "\(apply)")
+        #expect(try sandbox.patch("old_state")?.reason == reason, "the same words the second time")
+    }
+
     @Test("a module the kernel refuses fails with the load error and is not retried")
     func loadFailure() async throws {
         let sandbox = try Sandbox()

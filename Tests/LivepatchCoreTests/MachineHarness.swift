@@ -157,13 +157,13 @@ struct MachineHarness {
             pendingArrivals = []
             return .scanned(scan)
         case .load(let name, _):
-            if modules.contains(name) { return .failed(.init(detail: "module is already loaded", errno: EEXIST)) }
-            if patches.values.contains(where: \.inTransition) { return .failed(.init(detail: "busy", errno: EBUSY)) }
+            if modules.contains(name) { return .failed(.init("module is already loaded", errno: EEXIST)) }
+            if patches.values.contains(where: \.inTransition) { return .failed(.init("busy", errno: EBUSY)) }
             modules.insert(name)
             patches[name] = KernelPatch(name: name, enabled: true, inTransition: true, functions: functions[name] ?? [])
             return .done
         case .disable(let name):
-            guard patches[name]?.enabled == true else { return .failed(.init(detail: "not enabled", errno: EINVAL)) }
+            guard patches[name]?.enabled == true else { return .failed(.init("not enabled", errno: EINVAL)) }
             patches[name]?.enabled = false
             patches[name]?.inTransition = true
             return .done
@@ -171,7 +171,7 @@ struct MachineHarness {
             stalled.remove(name)
             return .done
         case .unload(let name):
-            if patches[name] != nil { return .failed(.init(detail: "still registered", errno: EBUSY)) }
+            if patches[name] != nil { return .failed(.init("still registered", errno: EBUSY)) }
             modules.remove(name)
             return .done
         case .sampleBlockers(let name):

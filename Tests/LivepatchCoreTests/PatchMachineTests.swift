@@ -106,15 +106,35 @@ struct MachineLifecycleTests {
     @Test("a load the kernel refuses fails with its error and is not retried until asked")
     func loadFailure() throws {
         var h = MachineHarness(verified("a"))
-        h.inject[.load] = .failed(.init(detail: "Invalid argument (EINVAL)", errno: EINVAL))
+        h.inject[.load] = .failed(.init("the kernel refused the module", errno: EINVAL))
         h.run()
         #expect(h.state("a") == .failed)
-        #expect(h["a"]?.reason == PatchReason(.loadFailed, "load failed: Invalid argument (EINVAL)"))
+        #expect(h["a"]?.reason == PatchReason(.loadFailed, "load failed: the kernel refused the module (Invalid argument)"))
         h.advance(by: 3600)
         #expect(h.kernelSteps == ["load a"])
         try h.requestApply("a")
         h.run()
         #expect(h.state("a") == .applied)
+    }
+
+    @Test("a load the kernel refuses and explains: its words in the reason and kept for the journal, until the next state")
+    func loadRefusedWithKernelWords() throws {
+        var h = MachineHarness(verified("a"))
+        let said = ["a: Unknown symbol f (err -2)"]
+        h.inject[.load] = .failed(.init("the kernel refused the module", errno: ENOENT, kernelMessages: said))
+        h.run()
+        #expect(h.state("a") == .failed)
+        #expect(
+            h["a"]?.reason
+                == PatchReason(
+                    .loadFailed,
+                    "load failed: the kernel said \"a: Unknown symbol f (err -2)\" (No such file or directory); hint: built for another kernel build",
+                    kernelMessages: said))
+        #expect(h.changes.last?.record.reason?.kernelMessages == said, "the failed change carries them to the journal")
+        try h.requestApply("a")
+        h.run()
+        #expect(h.state("a") == .applied)
+        #expect(h["a"]?.reason == nil)
     }
 
     @Test("revert: disable, wait, unload, reverted and no longer wanted")
@@ -133,11 +153,11 @@ struct MachineLifecycleTests {
     func disableRefused() throws {
         var h = MachineHarness(verified("a"))
         h.run()
-        h.inject[.disable] = .failed(.init(detail: "Device or resource busy (EBUSY)", errno: EBUSY))
+        h.inject[.disable] = .failed(.init("cannot write enabled", errno: EBUSY))
         try h.requestRevert("a")
         h.run()
         #expect(h.state("a") == .applied)
-        #expect(h["a"]?.reason?.message == "revert failed: Device or resource busy (EBUSY)")
+        #expect(h["a"]?.reason?.message == "revert failed: cannot write enabled (Device or resource busy)")
         #expect(h.kernelSteps == ["load a", "disable a"])
     }
 
@@ -177,7 +197,7 @@ struct MachineLifecycleTests {
         #expect(h.modules.contains("a"))
         #expect(!h.kernelSteps.contains("unload a"), "not while it is in sysfs")
         h.patches["a"] = nil
-        h.inject[.unload] = .failed(.init(detail: "busy", errno: EBUSY))
+        h.inject[.unload] = .failed(.init("busy", errno: EBUSY))
         h.run(until: { $0.kernelSteps.contains("unload a") })
         h.answer()
         h.advance()
@@ -422,15 +442,15 @@ struct MachineFaultTests {
         try h.requestRevert("a")
         h.run(until: { if case .disable = $0.steps.last { true } else { false } })
         h.answer()
-        h.failing[.read] = .init(detail: "Too many open files", errno: EMFILE)
-        h.failing[.watch] = .init(detail: "Too many open files", errno: EMFILE)
+        h.failing[.read] = .init("cannot list it", errno: EMFILE)
+        h.failing[.watch] = .init("cannot list it", errno: EMFILE)
         h.run(limit: 10)
         #expect(h.state("a") == .reverting)
         #expect(h.kernelSteps == ["load a", "disable a"], "nothing unloaded on an unknown state")
-        #expect(h.notes.contains(.kernelUnreadable(detail: "Too many open files", retryInSeconds: 1)))
+        #expect(h.notes.contains(.kernelUnreadable(detail: "cannot list it (Too many open files)", retryInSeconds: 1)))
         #expect(h.machine.kernelProblem?.contains("Too many open files") == true)
         h.advance()
-        #expect(h.notes.last == .kernelUnreadable(detail: "Too many open files", retryInSeconds: 2), "backs off")
+        #expect(h.notes.last == .kernelUnreadable(detail: "cannot list it (Too many open files)", retryInSeconds: 2), "backs off")
         h.failing = [:]
         h.advance()
         #expect(h.state("a") == .reverted)
@@ -442,8 +462,8 @@ struct MachineFaultTests {
         var h = MachineHarness(verified("a"))
         h.stalled = ["a"]
         h.run(until: { $0.state("a") == .applying })
-        h.failing[.read] = .init(detail: "Input/output error", errno: EIO)
-        h.failing[.watch] = .init(detail: "Input/output error", errno: EIO)
+        h.failing[.read] = .init("cannot read it", errno: EIO)
+        h.failing[.watch] = .init("cannot read it", errno: EIO)
         h.run(limit: 10)
         #expect(h.state("a") == .applying)
         h.failing = [:]
@@ -455,7 +475,7 @@ struct MachineFaultTests {
     @Test("a kernel unreadable at start: nothing decided, READY once the directory is read, applied when readable")
     func unreadableAtStart() {
         var h = MachineHarness(verified("a"))
-        h.failing[.read] = .init(detail: "Input/output error", errno: EIO)
+        h.failing[.read] = .init("cannot read it", errno: EIO)
         h.run()
         #expect(h.ready)
         #expect(h.state("a") == .staged)

@@ -112,6 +112,27 @@ final class KernelBackendTests {
         }
     }
 
+    @Test("a refused load says why in the kernel's words, with the errno and without the store path")
+    func refusedLoad() async throws {
+        // Not a module: whatever refuses it (the kernel, or libkmod before it), the insert fails.
+        let stored = "\(root)/store/0123abcd/lp_a.ko"
+        try write(stored, "not an ELF module")
+        let log = FixedKernelLog(logged: [
+            KernelLogLine("lp_a: Unknown symbol lp_gone (err -2)", priority: 4),
+            KernelLogLine("lp_other: Unknown symbol lp_gone (err -2)", priority: 4),
+        ])
+        let backend = KernelBackend(sysfsRoot: sys, procRoot: proc, release: "6.1.0-56-amd64", kernelLog: log)
+        do {
+            try await backend.load(modulePath: stored, name: "lp_a")
+            Issue.record("inserting a file that is not a module must fail")
+        } catch {
+            #expect(error.kernelMessages == ["lp_a: Unknown symbol lp_gone (err -2)"])
+            #expect(error.errno != nil)
+            #expect(error.detail.hasPrefix("the kernel said \"lp_a: Unknown symbol lp_gone (err -2)\" ("), "\(error.detail)")
+            #expect(!error.detail.contains(root), "no store path: \(error.detail)")
+        }
+    }
+
     @Test("blocking tasks are those whose patch_state is neither -1 nor the target state")
     func blockers() async throws {
         try livepatch("lp_a", enabled: true, transition: true, functions: [])
@@ -146,5 +167,17 @@ final class KernelBackendTests {
         try await flip.value
         #expect(waited < .seconds(60), "waited \(waited)")
         #expect((try await backend.read()).patches.first?.inTransition == false)
+    }
+}
+
+/// A kernel log holding what the kernel "logged" after the mark it hands out.
+struct FixedKernelLog: KernelLog {
+    var logged: [KernelLogLine]
+    static let mark: UInt64 = 1_700_000_000_000_000
+
+    func mark() -> UInt64 { Self.mark }
+
+    func lines(about module: String, since mark: UInt64) async -> [String] {
+        mark == Self.mark ? KernelMessages.about(module, in: logged) : []
     }
 }

@@ -159,6 +159,35 @@ final class SimulatedKernelTests {
         #expect((try await kernel.read()).isLoaded("a") == false)
     }
 
+    @Test("an injected refusal fails with its errno and the kernel's lines about the patch, not the others logged with them")
+    func refusalWithKernelWords() async throws {
+        try inject(
+            "fail-load",
+            """
+            a EINVAL <3>livepatch: Livepatch patch (a) is not compatible with the already installed livepatches.
+            a EINVAL <4>livepatch: 'a2': starting unpatching transition
+            a EINVAL <6>a2: fix_console_loglevel: fixing console_loglevel
+            b ENOENT <4>b: Unknown symbol f (err -2)
+
+            """)
+        let a = try module("a"), b = try module("b")
+        do {
+            try await kernel.load(modulePath: a, name: "a")
+            Issue.record("the injected refusal must refuse the load")
+        } catch {
+            #expect(error.errno == EINVAL)
+            #expect(error.kernelMessages == ["livepatch: Livepatch patch (a) is not compatible with the already installed livepatches."])
+        }
+        do {
+            try await kernel.load(modulePath: b, name: "b")
+            Issue.record("the injected refusal must refuse the load")
+        } catch {
+            #expect(error.errno == ENOENT)
+            #expect(error.kernelMessages == ["b: Unknown symbol f (err -2)"])
+        }
+        #expect((try await kernel.read()).loadedModules.isEmpty)
+    }
+
     @Test("the state outlives the process that made it: a second instance sees what is loaded")
     func persistent() async throws {
         try await kernel.load(modulePath: try module("a"), name: "a")

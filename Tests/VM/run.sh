@@ -61,7 +61,7 @@ for program in livepatchd lpclient lpbundle; do
 done
 
 # --- test modules, cached per kernel release and module sources.
-modules_key=$( { echo "$VM_KERNEL_RELEASE"; cat "$here"/modules/Kbuild "$here"/modules/*.c "$here"/modules/build.sh; } |
+modules_key=$( { echo "$VM_KERNEL_RELEASE"; cd "$here/modules" && find Kbuild build.sh ./*.c unresolved -type f | LC_ALL=C sort | xargs cat; } |
     sha256sum | cut -c1-16)
 modules=$cache/modules-$modules_key
 if [[ ! -f $modules/lp_cmdline.ko ]]; then
@@ -73,16 +73,31 @@ if [[ ! -f $modules/lp_cmdline.ko ]]; then
     log "test modules built in $((SECONDS - started)) s"
 fi
 
+# --- the kernel's own self-test modules, cached per kernel release, linux-source version and script.
+step "reading the linux-source-6.1 version" "dpkg-query found no linux-source-6.1: Tests/VM/setup.sh installs it"
+source_version=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+selftests_key=$( { echo "$VM_KERNEL_RELEASE $source_version"; cat "$here/modules/build-selftests.sh"; } | sha256sum | cut -c1-16)
+selftests=$cache/selftests-$selftests_key
+if [[ ! -f $selftests/test_klp_state2.ko ]]; then
+    step "building the kernel's self-test modules from linux-source-6.1 $source_version" "modules/build-selftests.sh's error is above; it needs linux-source-6.1, xz-utils and linux-headers-$VM_KERNEL_RELEASE (setup.sh installs them)"
+    started=$SECONDS
+    "$here/modules/build-selftests.sh" "$VM_KERNEL_RELEASE" "$selftests.tmp"
+    rm -rf "$selftests" && mv "$selftests.tmp" "$selftests"
+    find "$cache" -maxdepth 1 -name 'selftests-*' ! -name "selftests-$selftests_key" -exec rm -rf {} +
+    log "self-test modules built in $((SECONDS - started)) s"
+fi
+
 # --- signed bundles, with a key made for this run.
 step "making the signed test bundles" "the lpbundle, xxd or openssl error above says what is wrong"
 lpbundle=$bin/lpbundle
 keys=$work/keys
 "$lpbundle" keygen --name vm-tier --out "$keys" >/dev/null
 bundles=$work/bundles
-make_bundle() {  # NAME MODULE_FILE [lpbundle create options]
+make_bundle() {  # NAME MODULE_PATH [lpbundle create options]; MODULE_PATH relative to $modules
     local name=$1 module=$2
     shift 2
-    "$lpbundle" create "$modules/$module" --key "$keys/vm-tier.key" --version 1 \
+    [[ $module == /* ]] || module=$modules/$module
+    "$lpbundle" create "$module" --key "$keys/vm-tier.key" --version 1 \
         --description "VM tier test patch $name" --out "$bundles/$name" "$@" >/dev/null
 }
 make_bundle lp_cmdline lp_cmdline.ko --fixes CVE-0000-0001
@@ -92,6 +107,11 @@ make_bundle lp_modobj lp_modobj.ko
 make_bundle lp_stall lp_stall.ko
 make_bundle lp_stack lp_stack.ko
 make_bundle lp_otherkernel lp_otherkernel.ko  # for the release in its vermagic, not the VM's
+make_bundle lp_nosym lp_nosym.ko
+make_bundle lp_nofunc lp_nofunc.ko
+# Both cumulative (.replace = true in their klp_patch).
+make_bundle test_klp_state "$selftests/test_klp_state.ko" --replace
+make_bundle test_klp_state2 "$selftests/test_klp_state2.ko" --replace
 # Claims the running kernel while the module's vermagic names another release.
 make_bundle lp_badmagic lp_badmagic.ko --kernel "$VM_KERNEL_RELEASE" 2>/dev/null
 # lpbundle refuses a module without livepatch=Y, so sign that manifest with openssl

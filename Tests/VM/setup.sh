@@ -25,11 +25,12 @@ suite=bookworm
 # scenario runner check lpclient --json replies.
 rootfs_packages=systemd,systemd-sysv,kmod,procps,jq
 # On the host: qemu and the initramfs tools; gcc, make, binutils (objcopy, strip) and kmod to
-# build the test modules against the kernel's headers; xxd and openssl to sign a manifest
-# lpbundle refuses to make (run.sh).
-host_packages="qemu-system-x86 debootstrap cpio gzip gcc make binutils kmod xxd openssl"
-# The commands run.sh and modules/build.sh use from those packages.
-host_commands="qemu-system-x86_64 debootstrap cpio gzip gcc make objcopy strip xxd openssl"
+# build the test modules against the kernel's headers; linux-source-6.1 (with xz-utils) for the
+# kernel's own livepatch self-test modules; xxd and openssl to sign a manifest lpbundle refuses
+# to make (run.sh).
+host_packages="qemu-system-x86 debootstrap cpio gzip gcc make binutils kmod linux-source-6.1 xz-utils xxd openssl"
+# The commands run.sh and modules/build*.sh use from those packages.
+host_commands="qemu-system-x86_64 debootstrap cpio gzip gcc make objcopy strip xz xxd openssl"
 
 if [[ ${1:-} == --list-packages ]]; then
     echo "$host_packages"
@@ -124,6 +125,7 @@ for tool in $host_commands; do command -v "$tool" >/dev/null || missing_tools+=(
     exit 1
 }
 [[ -r /boot/vmlinuz-$kernel ]] || { log "/boot/vmlinuz-$kernel missing: apt-get install --reinstall linux-image-$kernel"; exit 1; }
+[[ -f /usr/src/linux-source-6.1.tar.xz ]] || { log "/usr/src/linux-source-6.1.tar.xz missing: apt-get install --reinstall linux-source-6.1"; exit 1; }
 [[ -f /usr/src/linux-headers-$kernel/Makefile ]] || {
     log "/usr/src/linux-headers-$kernel is incomplete: apt-get install --reinstall linux-headers-$kernel"
     exit 1

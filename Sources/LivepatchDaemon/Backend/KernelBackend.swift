@@ -4,17 +4,23 @@ import LivepatchCore
 import LivepatchSystem
 
 /// The real kernel: modules through libkmod, patches through `/sys/kernel/livepatch`, blocking
-/// tasks from `/proc/<pid>/task/<tid>/patch_state`. The roots are injectable for tests.
+/// tasks from `/proc/<pid>/task/<tid>/patch_state`, why it refused a step from its log. The roots
+/// and the log are injectable for tests.
 public struct KernelBackend: PatchBackend {
     public let kind = "kernel"
     public let release: String
     let sysfsRoot: String
     let procRoot: String
+    let kernelLog: any KernelLog
 
-    public init(sysfsRoot: String = "/sys", procRoot: String = "/proc", release: String = runningKernelRelease()) {
+    public init(
+        sysfsRoot: String = "/sys", procRoot: String = "/proc", release: String = runningKernelRelease(),
+        kernelLog: any KernelLog = JournalKernelLog()
+    ) {
         self.sysfsRoot = sysfsRoot
         self.procRoot = procRoot
         self.release = release
+        self.kernelLog = kernelLog
     }
 
     var livepatchRoot: String { "\(sysfsRoot)/kernel/livepatch" }
@@ -45,7 +51,7 @@ public struct KernelBackend: PatchBackend {
                 // Gone between the listing and the read: its transition ended. Anything else
                 // (EIO, EMFILE) leaves the kernel's state unknown, which is not "gone".
                 if error.errno == ENOENT, !FileManager.default.fileExists(atPath: directory) { continue }
-                throw BackendError("read", name, "cannot read \(directory): \(error)", errno: error.errno)
+                throw BackendError("read", name, "cannot read \(directory)", errno: error.errno)
             }
             patches.append(
                 KernelPatch(
@@ -96,32 +102,46 @@ public struct KernelBackend: PatchBackend {
         (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The enable happens inside the insert (the module's init calls klp_enable_patch), so a
+    /// refused enable fails the load too. Neither the store path nor libkmod's names go into the
+    /// error: the operator needs the kernel's words.
     public func load(modulePath: String, name: String) async throws(BackendError) {
+        let mark = kernelLog.mark()
         do { try KernelModules().insert(path: modulePath) } catch {
-            throw BackendError("load", name, "\(error)", errno: error.errno)
+            let message =
+                error.operation == "kmod_module_insert_module"
+                ? "the kernel refused the module" : "the stored module cannot be read (\(error.operation))"
+            let said = await kernelLog.lines(about: name, since: mark)
+            throw BackendError("load", name, message, errno: error.errno, kernelMessages: said)
         }
     }
 
     public func disable(_ name: String) async throws(BackendError) {
-        try write("0", to: "\(livepatchRoot)/\(name)/enabled", operation: "disable", patch: name)
+        try await write("0", "enabled", operation: "disable", patch: name)
     }
 
     public func force(_ name: String) async throws(BackendError) {
-        try write("1", to: "\(livepatchRoot)/\(name)/force", operation: "force", patch: name)
+        try await write("1", "force", operation: "force", patch: name)
     }
 
     public func unload(_ name: String) async throws(BackendError) {
         do { try KernelModules().remove(name: name) } catch {
-            throw BackendError("unload", name, "\(error)", errno: error.errno)
+            throw BackendError("unload", name, "the kernel did not remove the module", errno: error.errno)
         }
     }
 
-    private func write(_ value: String, to path: String, operation: String, patch: String) throws(BackendError) {
+    /// Writes `<patch>/<attribute>`; when the kernel refuses, its log says why.
+    private func write(_ value: String, _ attribute: String, operation: String, patch: String) async throws(BackendError) {
+        let path = "\(livepatchRoot)/\(patch)/\(attribute)"
+        let mark = kernelLog.mark()
         let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BackendError(operation, patch, "cannot open \(path)", errno: errno) }
+        guard fd >= 0 else { throw BackendError(operation, patch, "cannot open \(attribute)", errno: errno) }
         defer { close(fd) }
         let written = value.withCString { pointer in Glibc.write(fd, pointer, strlen(pointer)) }
-        guard written >= 0 else { throw BackendError(operation, patch, "cannot write \(path)", errno: errno) }
+        guard written < 0 else { return }
+        let refusal = errno
+        let said = await kernelLog.lines(about: patch, since: mark)
+        throw BackendError(operation, patch, "the kernel refused to write \(attribute)", errno: refusal, kernelMessages: said)
     }
 
     /// A task blocks while its patch_state is neither -1 (no transition) nor the target state.

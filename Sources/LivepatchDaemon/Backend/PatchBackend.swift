@@ -32,22 +32,24 @@ public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible 
     public var patch: String
     public var message: String
     public var errno: Int32?
+    /// The kernel's log lines of that moment about the patch (``KernelMessages``): why it refused.
+    public var kernelMessages: [String]
 
-    public init(_ operation: String, _ patch: String, _ message: String, errno: Int32? = nil) {
+    public init(_ operation: String, _ patch: String, _ message: String, errno: Int32? = nil, kernelMessages: [String] = []) {
         self.operation = operation
         self.patch = patch
         self.message = message
         self.errno = errno
+        self.kernelMessages = kernelMessages
     }
 
     public var description: String { "\(operation) \(patch): \(message)" }
 
-    /// The message with the kernel's errno spelled out, for reasons an operator reads.
-    public var detail: String {
-        guard let errno else { return message }
-        return "\(message) (\(String(cString: strerror(errno))))"
-    }
+    /// As an operator reads it (``PatchMachine/StepError/detail``).
+    public var detail: String { stepError.detail }
 
     /// As the state machine sees a failed step.
-    public var stepError: PatchMachine.StepError { PatchMachine.StepError(detail: detail, errno: errno) }
+    public var stepError: PatchMachine.StepError {
+        PatchMachine.StepError(message, errno: errno, kernelMessages: kernelMessages)
+    }
 }

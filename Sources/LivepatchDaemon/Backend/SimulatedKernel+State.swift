@@ -1,4 +1,5 @@
 import Foundation
+import LivepatchCore
 import LivepatchSystem
 
 /// One loaded module of the simulated kernel and its `/sys/kernel/livepatch/<name>` state.
@@ -32,6 +33,23 @@ struct SimulatedState {
         return Set(text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
 
+    /// How the kernel refuses to load `name`, from the `inject/fail-load` lines naming it:
+    /// `NAME [ERRNO [LINE]]`, ERRNO a name such as `EINVAL` (default ENOEXEC), LINE what the kernel
+    /// logs at that moment as `/dev/kmsg` shows it, `<PRIORITY>text` (one line each; lines about
+    /// other patches included, as a real kernel log has them). Nil when it is not refused.
+    func loadRefusal(_ name: String) -> SimulatedRefusal? {
+        let text = (try? String(contentsOfFile: "\(root)/inject/\(Injection.failLoad.rawValue)", encoding: .utf8)) ?? ""
+        var refusal: SimulatedRefusal?
+        for line in text.split(whereSeparator: \.isNewline) {
+            let words = line.trimmingCharacters(in: .whitespaces).split(separator: " ", maxSplits: 2).map(String.init)
+            guard words.first == name else { continue }
+            var current = refusal ?? SimulatedRefusal(errno: words.count > 1 ? SimulatedRefusal.errno(named: words[1]) : ENOEXEC)
+            if words.count > 2 { current.logged.append(SimulatedRefusal.kmsgLine(words[2])) }
+            refusal = current
+        }
+        return refusal
+    }
+
     var transitionDelay: Double {
         let text = (try? String(contentsOfFile: "\(root)/inject/transition-delay", encoding: .utf8)) ?? ""
         return Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0.05
@@ -54,6 +72,29 @@ struct SimulatedState {
                 }
             }
         }
+    }
+}
+
+/// A load the simulated kernel refuses: the errno the call fails with and what the kernel logs.
+struct SimulatedRefusal {
+    var errno: Int32
+    var logged: [KernelLogLine] = []
+
+    /// The errnos a refused livepatch load meets on Linux; anything else is ENOEXEC.
+    static func errno(named name: String) -> Int32 {
+        let known: [String: Int32] = [
+            "EINVAL": EINVAL, "ENOENT": ENOENT, "ENOEXEC": ENOEXEC, "EPERM": EPERM, "EKEYREJECTED": EKEYREJECTED,
+            "EBUSY": EBUSY, "EEXIST": EEXIST, "ENODEV": ENODEV, "ENOMEM": ENOMEM,
+        ]
+        return known[name] ?? Int32(name) ?? ENOEXEC
+    }
+
+    /// `<4>text` as `/dev/kmsg` and `dmesg -r` show a line; no prefix, no priority.
+    static func kmsgLine(_ line: String) -> KernelLogLine {
+        guard line.hasPrefix("<"), let close = line.firstIndex(of: ">"),
+            let priority = Int(line[line.index(after: line.startIndex)..<close])
+        else { return KernelLogLine(line) }
+        return KernelLogLine(String(line[line.index(after: close)...]), priority: priority)
     }
 }
 

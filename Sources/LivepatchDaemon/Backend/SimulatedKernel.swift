@@ -10,7 +10,10 @@ import LivepatchSystem
 /// - `modules/<name>.json`: one loaded module and its livepatch state.
 /// - `inject/transition-delay`: seconds every transition takes (default 0.05).
 /// - `inject/stall`: names (one a line) whose transitions never end while listed.
-/// - `inject/fail-load`: names whose load fails, like a module the kernel refuses.
+/// - `inject/fail-load`: loads the kernel refuses, one `NAME [ERRNO [LINE]]` a line: NAME's load
+///   fails with ERRNO (`EINVAL`; ENOEXEC without one), and the kernel logs LINE (`<3>livepatch:
+///   ...`, as `/dev/kmsg` shows it) at that moment; several lines for one name log several lines.
+///   The backend picks what concerns NAME out of them as the kernel backend does from the journal.
 /// - `inject/fail-read`: while not empty, reading the kernel's state fails (EIO), like an
 ///   unreadable sysfs.
 /// - `load.log`: one line per successful load (module name), so tests can prove nothing was
@@ -74,8 +77,10 @@ public struct SimulatedKernel: PatchBackend {
         let functions = info.simulatedFunctions
         let replace = info.value("livepatchd_sim_replace") == "Y"
         try await locked { state throws(BackendError) in
-            if state.injected(.failLoad).contains(name) {
-                throw BackendError("load", name, "the kernel refused the module (injected load failure)", errno: ENOEXEC)
+            if let refusal = state.loadRefusal(name) {
+                throw BackendError(
+                    "load", name, "the kernel refused the module (injected load failure)", errno: refusal.errno,
+                    kernelMessages: KernelMessages.about(name, in: refusal.logged))
             }
             if state.modules[name] != nil { throw BackendError("load", name, "module is already loaded", errno: EEXIST) }
             if state.modules.values.contains(where: { $0.transitionEnd != nil }) {

@@ -16,6 +16,9 @@ extension PatchEngine {
         if let reason = record.reason {
             metadata[LivepatchField.reason] = "\(reason.message)"
             metadata[LivepatchField.reasonCode] = "\(reason.code.rawValue)"
+            if !reason.kernelMessages.isEmpty {
+                metadata[LivepatchField.kernelMessage] = "\(reason.kernelMessages.joined(separator: "\n"))"
+            }
         }
         let version = record.descriptor.version.isEmpty ? "" : " \(record.descriptor.version)"
         let because = record.reason.map { ": \($0.message)" } ?? ""

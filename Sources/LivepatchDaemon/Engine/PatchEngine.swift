@@ -124,7 +124,7 @@ public actor PatchEngine {
                 return try await readKernel()
             case .scan:
                 guard let scan = await scan() else {
-                    return .failed(PatchMachine.StepError(detail: "the patch directory cannot be read"))
+                    return .failed(PatchMachine.StepError("the patch directory cannot be read"))
                 }
                 return .scanned(scan)
             case .load(let name, let modulePath):

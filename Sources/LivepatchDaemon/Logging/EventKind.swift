@@ -49,6 +49,8 @@ public enum LivepatchField {
     /// The reason's stable code (`hash-mismatch`, `load-failed`, …).
     public static let reasonCode = "livepatch_reason_code"
     public static let version = "livepatch_version"
+    /// The kernel's own log lines that a failed step's reason quotes, one a line.
+    public static let kernelMessage = "livepatch_kernel_message"
     /// Set by ``Logging/Logger/event(_:_:level:metadata:file:function:line:)``.
     public static let messageID = "message_id"
 }

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Builds the VM tier's test modules against linux-headers-RELEASE into OUT_DIR.
+# Builds the VM tier's test modules against linux-headers-RELEASE into OUT_DIR (those of
+# unresolved/ in a build of their own, which lets modpost pass an unresolved symbol).
 # usage: build.sh RELEASE OUT_DIR
 # lp_badmagic.ko and lp_otherkernel.ko then get another kernel release in their vermagic
 # (same length, so the .modinfo layout is unchanged); with CONFIG_MODVERSIONS the kernel
@@ -15,7 +16,11 @@ headers=/usr/src/linux-headers-$release
 work=$(mktemp -d /tmp/livepatchd-vm-modules.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp "$here"/Kbuild "$here"/*.c "$work"/
-make -s -C "$headers" M="$work" -j"$(nproc)" modules >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
+cp -r "$here"/unresolved "$work"/
+for directory in "$work" "$work/unresolved"; do
+    make -s -C "$headers" M="$directory" -j"$(nproc)" modules >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
+done
+cp "$work"/unresolved/*.ko "$work"/
 
 # A release that differs from the real one only in its ABI number, same length.
 abi=${release#*.*.*-}; abi=${abi%%-*}

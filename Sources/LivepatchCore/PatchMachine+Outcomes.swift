@@ -151,7 +151,7 @@ extension PatchMachine {
                     out.change(ledger.lost(name, reason: PatchReason(.loadNotDone, "the load did not happen"), now: now))
                 }
                 forgetTransition(name)
-            case (.applied, let patch?) where !patch.enabled:
+            case (.applied, let patch?) where !patch.enabled && !replaceCompleting(in: view):
                 out.note(.disabledOutside(name))
                 out.changes(ledger.disabledOutside(name, inTransition: patch.inTransition, now: now))
             case (.applied, nil) where moduleLoaded && record.descriptor.storedModulePath != nil:
@@ -186,6 +186,20 @@ extension PatchMachine {
         }
         for patch in view.patches.sorted(by: { $0.name < $1.name }) where ledger[patch.name] == nil && patch.enabled {
             out.change(ledger.foreign(patch, replacing: nil, now: now))
+        }
+    }
+
+    /// One of our replace patches is ending its patching transition. Linux 6.1 disables the
+    /// patches it replaces a moment before its own `transition` reads 0 (klp_complete_transition
+    /// waits for an RCU sync in between, long under qemu TCG), and refuses anyone's `echo 0 >
+    /// enabled` with EBUSY while a transition runs: a patch seen disabled then is being
+    /// superseded, which the next read shows.
+    private func replaceCompleting(in view: KernelView) -> Bool {
+        ledger.records.values.contains { record in
+            guard record.state == .applying, record.descriptor.replace, record.rollbackReason == nil,
+                let patch = view.patch(record.name)
+            else { return false }
+            return patch.enabled && patch.inTransition
         }
     }
 

@@ -187,6 +187,24 @@ struct MachineLifecycleTests {
         #expect(h.modules == ["r", "x"])
     }
 
+    @Test("a patch the kernel disables as a replace transition ends is superseded, not 'disabled outside'")
+    func replaceEndingDisablesFirst() {
+        var h = MachineHarness(verified("a"), verified("r", replace: true))
+        h.stalled = ["r"]
+        h.run(until: { $0.state("r") == .applying })
+        // klp_complete_transition: the replaced patch is disabled, r's transition still reads 1.
+        h.patches["a"]?.enabled = false
+        h.run(limit: 20, expectIdle: false)
+        #expect(h.kernelSteps == ["load a", "load r"])
+        #expect(h.state("a") == .applied)
+        #expect(!h.notes.contains(.disabledOutside("a")))
+        h.stalled = []
+        h.advance(by: 1)
+        #expect(h.state("r") == .applied)
+        #expect(h.state("a") == .superseded)
+        #expect(h.modules == ["r"])
+    }
+
     @Test("a superseded module the kernel still holds is waited for, and retried while busy, until it lets go")
     func busyUnloadRetried() {
         var h = MachineHarness(verified("a"), verified("r", replace: true))

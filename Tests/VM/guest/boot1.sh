@@ -53,67 +53,6 @@ kernel_report() {
     lp status | grep -qF "$KERNEL_RELEASE" || fail "lpclient status does not name the kernel release"
 }
 
-# The failed entry the daemon journaled for NAME's last failure, as one JSON object.
-failed_entry() {
-    journalctl -u livepatchd -o json --no-pager LIVEPATCH_NAME="$1" LIVEPATCH_STATE=failed | tail -1
-}
-
-# expect_refusal NAME WORDS HINT: NAME failed; its reason, `lpclient list` and the journal entry
-# quote the kernel's WORDS, the errno once, the HINT, and no path of the store.
-expect_refusal() {
-    local name=$1 words=$2 hint=$3 reason entry
-    expect_state "$name" failed 90
-    never_inserted "$name" || fail "$name is loaded although the kernel refused it"
-    reason=$(patch_field "$name" .reason)
-    emit "INFO lpclient show $name, reason: $reason"
-    [[ $reason == *"$words"* ]] || fail "$name: the reason does not quote the kernel ('$words'): $reason"
-    [[ $reason == *"hint: $hint"* ]] || fail "$name: no hint '$hint': $reason"
-    [[ $reason != */var/lib/livepatchd/* ]] || fail "$name: a store path in the reason: $reason"
-    local errno_text
-    errno_text=$(sed -n 's/.*(\([A-Z][a-z][^()]*\)); hint:.*/\1/p' <<<"$reason")
-    [[ -n $errno_text ]] || fail "$name: no errno after the kernel's words: $reason"
-    [[ $(grep -o -F "$errno_text" <<<"$reason" | wc -l) == 1 ]] || fail "$name: the errno '$errno_text' is not there once: $reason"
-    lp list | grep -F "$name" | grep -qF "$words" || fail "$name: lpclient list does not show the kernel's words: $(lp list)"
-    entry=$(failed_entry "$name")
-    emit "INFO journal entry: $(jq -c '{MESSAGE, LIVEPATCH_REASON, LIVEPATCH_KERNEL_MESSAGE}' <<<"$entry")"
-    [[ $(jq -r '.LIVEPATCH_KERNEL_MESSAGE // empty' <<<"$entry") == *"$words"* ]] ||
-        fail "$name: LIVEPATCH_KERNEL_MESSAGE does not hold '$words': $entry"
-    [[ $(jq -r '.LIVEPATCH_REASON // empty' <<<"$entry") == "$reason" ]] || fail "$name: LIVEPATCH_REASON is not the reason: $entry"
-}
-
-# The kernel's own self-test modules, as its tools/testing/selftests/livepatch/test-state.sh
-# "incompatible cumulative livepatches" loads them: test_klp_state2 holds the console_loglevel
-# state in version 2, so test_klp_state (version 1) is refused with EINVAL, and only the
-# kernel's log says why.
-klp_state_refused() {
-    drop test_klp_state2
-    expect_state test_klp_state2 applied 90
-    drop test_klp_state
-    expect_refusal test_klp_state "Livepatch patch (test_klp_state) is not compatible with the already installed livepatches" \
-        "a newer cumulative patch holds a newer state version"
-    local reason output status
-    reason=$(patch_field test_klp_state .reason)
-    [[ $reason != *test_klp_state2* ]] || fail "lines about test_klp_state2 in test_klp_state's reason: $reason"
-    output=$(lp apply test_klp_state 2>&1)
-    status=$?
-    emit "INFO lpclient apply test_klp_state (exit $status): $output"
-    ((status == 1)) || fail "lpclient apply test_klp_state exits $status, expected 1"
-    [[ $output == *"not compatible with the already installed livepatches"* ]] || fail "lpclient apply does not say why: $output"
-    klp_settled test_klp_state2 && state_is test_klp_state2 applied || fail "test_klp_state2 is $(patch_state test_klp_state2)"
-    lp revert test_klp_state2 >/dev/null || fail "lpclient revert test_klp_state2 exits $?"
-    ! module_loaded test_klp_state2 || fail "test_klp_state2 still loaded after revert"
-}
-
-# A patch built against another kernel build: one calls a function this kernel does not export
-# (the module loader names the module and the symbol), one patches a function this kernel does
-# not have (livepatch names only the symbol).
-unknown_symbols_named() {
-    drop lp_nosym
-    expect_refusal lp_nosym "lp_nosym: Unknown symbol lp_no_such_symbol" "built for another kernel build"
-    drop lp_nofunc
-    expect_refusal lp_nofunc "symbol 'lp_no_such_function' not found" "built for another kernel build"
-}
-
 apply_cmdline() {
     local started settled
     started=$(now_ms)
@@ -465,8 +404,6 @@ security_exposure() {
 scenario "bare insmod and disable (no daemon), for timing" bare_insmod_timing
 scenario "systemctl start livepatchd: active, kernel backend" daemon_starts
 scenario "kernel support report shows the VM kernel's real values" kernel_report
-scenario "the kernel's test_klp_state after test_klp_state2: refused, the kernel's words in the reason and the journal" klp_state_refused
-scenario "unknown symbols: refused, the symbol named in the reason and the journal" unknown_symbols_named
 scenario "drop a signed bundle: applied, /proc/cmdline patched" apply_cmdline
 scenario "a second patch (lp-uptime.ko, module lp_uptime): applied" apply_second
 scenario "systemctl status shows the STATUS line" status_line

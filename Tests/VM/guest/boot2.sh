@@ -1,6 +1,7 @@
 # Second boot: the state directory of the first boot carried over, livepatchd enabled and
 # started by systemd at boot. This runner is ordered after livepatchd.service (Type=notify),
 # so it starts once READY=1 was sent: whatever it sees at once was done before READY=1.
+# Then patches the kernel refuses, and the reasons in the kernel's own words.
 # shellcheck shell=bash
 
 reapplied_before_ready() {
@@ -36,5 +37,70 @@ states_after_reboot() {
     lp status >/dev/null; [[ $? == 1 ]] || fail "lpclient status should stay degraded (failed and rejected patches)"
 }
 
+# The failed entry the daemon journaled for NAME's last failure, as one JSON object.
+failed_entry() {
+    journalctl -u livepatchd -o json --no-pager LIVEPATCH_NAME="$1" LIVEPATCH_STATE=failed | tail -1
+}
+
+# expect_refusal NAME WORDS HINT: NAME failed; its reason, `lpclient list` and the journal entry
+# quote the kernel's WORDS, the errno once, the HINT, and no path of the store.
+expect_refusal() {
+    local name=$1 words=$2 hint=$3 reason entry
+    expect_state "$name" failed 90
+    never_inserted "$name" || fail "$name is loaded although the kernel refused it"
+    reason=$(patch_field "$name" .reason)
+    emit "INFO lpclient show $name, reason: $reason"
+    [[ $reason == *"$words"* ]] || fail "$name: the reason does not quote the kernel ('$words'): $reason"
+    [[ $reason == *"hint: $hint"* ]] || fail "$name: no hint '$hint': $reason"
+    [[ $reason != */var/lib/livepatchd/* ]] || fail "$name: a store path in the reason: $reason"
+    local errno_text
+    errno_text=$(sed -n 's/.*(\([A-Z][a-z][^()]*\)); hint:.*/\1/p' <<<"$reason")
+    [[ -n $errno_text ]] || fail "$name: no errno after the kernel's words: $reason"
+    [[ $(grep -o -F "$errno_text" <<<"$reason" | wc -l) == 1 ]] || fail "$name: the errno '$errno_text' is not there once: $reason"
+    lp list | grep -F "$name" | grep -qF "$words" || fail "$name: lpclient list does not show the kernel's words: $(lp list)"
+    entry=$(failed_entry "$name")
+    emit "INFO journal entry: $(jq -c '{MESSAGE, LIVEPATCH_REASON, LIVEPATCH_KERNEL_MESSAGE}' <<<"$entry")"
+    [[ $(jq -r '.LIVEPATCH_KERNEL_MESSAGE // empty' <<<"$entry") == *"$words"* ]] ||
+        fail "$name: LIVEPATCH_KERNEL_MESSAGE does not hold '$words': $entry"
+    [[ $(jq -r '.LIVEPATCH_REASON // empty' <<<"$entry") == "$reason" ]] || fail "$name: LIVEPATCH_REASON is not the reason: $entry"
+}
+
+# The kernel's own self-test modules, as its tools/testing/selftests/livepatch/test-state.sh
+# "incompatible cumulative livepatches" loads them: test_klp_state2 holds the console_loglevel
+# state in version 2, so test_klp_state (version 1) is refused with EINVAL, and only the
+# kernel's log says why.
+klp_state_refused() {
+    drop test_klp_state2
+    expect_state test_klp_state2 applied 90
+    drop test_klp_state
+    expect_refusal test_klp_state "Livepatch patch (test_klp_state) is not compatible with the already installed livepatches" \
+        "a newer cumulative patch holds a newer state version"
+    local reason output status
+    reason=$(patch_field test_klp_state .reason)
+    [[ $reason != *test_klp_state2* ]] || fail "lines about test_klp_state2 in test_klp_state's reason: $reason"
+    output=$(lp apply test_klp_state 2>&1)
+    status=$?
+    emit "INFO lpclient apply test_klp_state (exit $status): ${output//$'\n'/ | }"
+    ((status == 1)) || fail "lpclient apply test_klp_state exits $status, expected 1"
+    [[ $output == *"not compatible with the already installed livepatches"* ]] || fail "lpclient apply does not say why: $output"
+    klp_settled test_klp_state2 && state_is test_klp_state2 applied || fail "test_klp_state2 is $(patch_state test_klp_state2)"
+    lp revert test_klp_state2 >/dev/null || fail "lpclient revert test_klp_state2 exits $?"
+    ! module_loaded test_klp_state2 || fail "test_klp_state2 still loaded after revert"
+}
+
+# A patch built against another kernel build: one calls a function this kernel does not export
+# (the module loader names the module and the symbol), one patches a function this kernel does
+# not have (livepatch names only the symbol).
+unknown_symbols_named() {
+    drop lp_nosym
+    expect_refusal lp_nosym "lp_nosym: Unknown symbol lp_no_such_symbol" "built for another kernel build"
+    drop lp_nofunc
+    expect_refusal lp_nofunc "symbol 'lp_no_such_function' not found" "built for another kernel build"
+}
+
 scenario "reboot: desired patches re-applied before READY=1" reapplied_before_ready
 scenario "reboot: every state as before, failed and reverted patches not loaded" states_after_reboot
+# Last, since nothing after them may depend on what is applied: test_klp_state2 is a replace
+# patch and supersedes every other, and a failed patch keeps lpclient status degraded.
+scenario "the kernel's test_klp_state after test_klp_state2: refused, the kernel's words in the reason and the journal" klp_state_refused
+scenario "unknown symbols: refused, the symbol named in the reason and the journal" unknown_symbols_named

@@ -33,7 +33,7 @@ struct MetricsScenarioTests {
             #"livepatchd_patches{state="applied"} 1"#,
             #"livepatchd_patches{state="rejected"} 1"#,
             #"livepatchd_degraded 1"#,
-            #"livepatchd_rejections_total{reason="bad signature"} 1"#,
+            #"livepatchd_rejections_total{reason="bad-signature"} 1"#,
             #"livepatchd_transition_duration_seconds_count{kind="apply",outcome="applied"} 1"#,
             #"livepatchd_build_info{version="\#(version)"} 1"#,
             #"livepatchd_kernel_livepatch_supported "#,

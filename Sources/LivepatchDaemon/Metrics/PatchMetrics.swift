@@ -63,13 +63,13 @@ public actor PatchMetrics {
     /// Subscribe before the engine runs, so that the changes of its first scan are counted.
     public func follow(_ changes: AsyncStream<SubscribeReply>, recorded: @Sendable () async -> Void = {}) async {
         for await change in changes {
-            record(change.entry)
+            record(change.entry, reasonCode: change.patch.reasonCode)
             await recorded()
         }
     }
 
-    /// What one state change adds up to.
-    func record(_ entry: HistoryEntry, at now: ContinuousClock.Instant = .now) {
+    /// What one state change adds up to; `reasonCode` is the patch's `reason_code` with it.
+    func record(_ entry: HistoryEntry, reasonCode: String? = nil, at now: ContinuousClock.Instant = .now) {
         cumulative.makeCounter(
             descriptor: .init(
                 namespace: "livepatchd", metricName: "state_changes", unitName: "total",
@@ -97,17 +97,10 @@ public actor PatchMetrics {
                 descriptor: .init(
                     namespace: "livepatchd", metricName: "rejections", unitName: "total",
                     helpText: "Bundles rejected since livepatchd started, by the check that failed."),
-                labels: [("reason", Self.reasonKind(entry.reason))]
+                labels: [("reason", reasonCode ?? "unclassified")]
             ).increment()
         }
         if Self.isError(entry.state) { lastError = Self.date(entry.time) ?? Date() }
-    }
-
-    /// A rejection's reason starts with the check that failed ("bad signature: …", "hash
-    /// mismatch: …"); the details after the colon would make a series per bundle.
-    static func reasonKind(_ reason: String?) -> String {
-        guard let reason, let colon = reason.firstIndex(of: ":"), colon > reason.startIndex else { return "other" }
-        return String(reason[..<colon].prefix(48))
     }
 
     private static func isError(_ state: PatchState) -> Bool { state == .failed || state == .rejected }

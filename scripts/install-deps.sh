@@ -6,9 +6,11 @@
 #   systemd                                 a real systemd-journald for the journal tests
 #   util-linux                              setpriv (tests run clients as nobody), unshare
 #   python3, python3-venv                   the PyPI varlink client, a generic Varlink client for the tests
+#   prometheus-node-exporter                the metrics test reads livepatchd's series back through it
+#   dpkg-dev, debhelper, lintian            the Debian package (dpkg-buildpackage -us -uc -b) and its check
 set -eu
 
-packages="libsystemd-dev libkmod-dev pkg-config gcc libc6-dev kmod systemd util-linux python3 python3-venv"
+packages="libsystemd-dev libkmod-dev pkg-config gcc libc6-dev kmod systemd util-linux python3 python3-venv prometheus-node-exporter dpkg-dev debhelper lintian"
 if [ "${1-}" = --list ]; then
     echo "$packages"
     exit 0

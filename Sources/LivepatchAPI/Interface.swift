@@ -18,6 +18,7 @@ public enum LivepatchInterface {
         case rescan = "Rescan"
         case getHistory = "GetHistory"
         case subscribe = "Subscribe"
+        case getMetrics = "GetMetrics"
 
         public var qualifiedName: String { "\(LivepatchInterface.name).\(rawValue)" }
 
@@ -122,6 +123,9 @@ public enum LivepatchInterface {
         # Needs more: streams every state change of every patch.
         method Subscribe() -> (entry: HistoryEntry, patch: Patch)
 
+        # Prometheus text exposition (format 0.0.4): what metrics_file holds.
+        method GetMetrics() -> (text: string)
+
         error NoSuchPatch (name: string)
         error PermissionDenied (method: string, reason: string)
         error InvalidState (name: string, state: string, reason: string)
@@ -150,6 +154,11 @@ public struct PatchListReply: Codable, Sendable, Equatable {
 public struct HistoryReply: Codable, Sendable, Equatable {
     public var entries: [HistoryEntry]
     public init(entries: [HistoryEntry]) { self.entries = entries }
+}
+
+public struct MetricsReply: Codable, Sendable, Equatable {
+    public var text: String
+    public init(text: String) { self.text = text }
 }
 
 public struct SubscribeReply: Codable, Sendable, Equatable {

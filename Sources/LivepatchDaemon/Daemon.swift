@@ -17,6 +17,7 @@ public final class Daemon: Service {
     let engine: PatchEngine
     let scanner: PatchScanner
     let server: VarlinkServer
+    let metrics: PatchMetrics
     let notifier = ServiceNotifier()
     let logger: Logger
     /// One daemon per state directory: two would load, fail and report against each other.
@@ -37,11 +38,30 @@ public final class Daemon: Service {
         engine = try PatchEngine(
             backend: backend, policy: configuration.policy, scanner: scanner,
             stateFile: StateFile(stateDirectory: configuration.stateDir), logger: logger)
+        metrics = PatchMetrics(
+            source: .init(status: { [engine] in await engine.status() }, patches: { [engine] in await engine.list() }),
+            version: LivepatchDaemonVersion.current)
         server = VarlinkServer(
             socketPath: configuration.socket,
             interfaces: [(name: LivepatchInterface.name, description: LivepatchInterface.description)],
             vendor: "livepatchd", product: "livepatchd", version: LivepatchDaemonVersion.current,
-            url: "https://github.com/livepatchd/livepatchd", handler: ControlService(engine: engine), logger: logger)
+            url: "https://github.com/livepatchd/livepatchd", handler: ControlService(engine: engine, metrics: metrics),
+            logger: logger, listening: try Self.activationSocket(configuration, logger: logger))
+    }
+
+    /// The listening socket livepatchd.socket passed, or nil to bind `socket` here.
+    static func activationSocket(_ configuration: Configuration, logger: Logger) throws -> CInt? {
+        switch try SocketActivation.take(preferring: configuration.socket) {
+        case .none:
+            return nil
+        case .listening(let fd, let path):
+            if path == nil {
+                logger.warning(
+                    "the socket passed by the service manager is not bound to \(configuration.socket): clients that use the socket key's path will not reach this daemon; make ListenStream= in livepatchd.socket and the socket key name the same path"
+                )
+            }
+            return fd
+        }
     }
 
     struct StateDirectoryInUse: Error, CustomStringConvertible {
@@ -132,18 +152,26 @@ public final class Daemon: Service {
         await engine.onStatusChange { [notifier, logger] line in
             do { try notifier.notify(.status(line)) } catch { logger.debug("sd_notify: \(error)") }
         }
+        // Before the engine runs, so the metrics count the changes of its first scan too.
+        let changes = await engine.subscribe(buffering: .unbounded)
+        await metrics.recall(await engine.history())
+        let metricsFile = configuration.metricsFile.map { MetricsFile(path: $0, metrics: metrics, logger: logger) }
         try await withThrowingDiscardingTaskGroup { group in
             // Signals first: SIGTERM and SIGHUP work even while the start below waits on the kernel.
             group.addTask {
                 try? await gracefulShutdown()
                 self.logger.event(.stopping, "stopping")
                 _ = try? self.notifier.notify(.stopping)
+                // The server drains on the same signal: calls already made are answered first.
+                await self.server.waitUntilClosed()
                 throw CancellationError()
             }
             group.addTask { await self.handleReloads() }
             if let interval = self.notifier.watchdogInterval() {
                 group.addTask { await self.pingWatchdog(every: interval / 2) }
             }
+            group.addTask { await self.metrics.follow(changes) { metricsFile?.changed() } }
+            if let metricsFile { group.addTask { await metricsFile.run() } }
             group.addTask { try await self.server.run() }
             try await self.server.waitUntilBound()
             group.addTask { await self.watchPatchDirectory() }

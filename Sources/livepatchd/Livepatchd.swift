@@ -16,6 +16,11 @@ struct Livepatchd: AsyncParsableCommand {
             its configuration. It runs as a systemd service (Type=notify) and answers lpclient on a \
             Varlink socket.
 
+            Under systemd the control socket belongs to livepatchd.socket, which passes it at \
+            start (sd_listen_fds): clients that call during a restart wait for the next daemon. \
+            Started any other way, livepatchd binds the socket itself. With metrics_file set it \
+            keeps a Prometheus text exposition there for node_exporter (lpclient metrics prints it).
+
             Configuration: /etc/livepatchd/livepatchd.toml and its livepatchd.toml.d/*.toml drop-ins; \
             the flags below override both. Check a configuration without starting:
               livepatchd --config /etc/livepatchd/livepatchd.toml --check-config

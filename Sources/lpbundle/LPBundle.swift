@@ -17,12 +17,14 @@ struct LPBundle: ParsableCommand {
               lpbundle verify out/livepatch_fix.json --keys ~/keys
               install -m 0644 ~/keys/release.pub /etc/livepatchd/keys/   # on every host, once
               cp out/* /var/lib/livepatchd/incoming/
+            or, through a fleet's apt repository:
+              lpbundle deb out/livepatch_fix.json --out pool/    # livepatch-fix_1_all.deb
 
             Key files are one line of base64: NAME.pub the raw 32-byte Ed25519 public key,
             NAME.key the raw 32-byte private key (mode 0600; keep it off the hosts).
             `verify` runs the daemon's own verifier, so its answer is the daemon's.
             """,
-        subcommands: [Keygen.self, Create.self, Verify.self, Inspect.self]
+        subcommands: [Keygen.self, Create.self, Verify.self, Inspect.self, Deb.self]
     )
 }
 

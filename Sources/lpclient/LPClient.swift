@@ -17,6 +17,7 @@ struct LPClient: ParsableCommand {
               lpclient list                  every patch with its state
               lpclient show fix_cve_2024_1   everything about one patch
               sudo lpclient apply fix_cve_2024_1
+              lpclient metrics               Prometheus metrics, as node_exporter serves them
               lpclient list --json | jq -r '.patches[] | select(.state=="failed").name'
 
             As a monitoring check, Nagios-style (0 OK, 1 WARNING, 3 UNKNOWN):
@@ -37,7 +38,7 @@ struct LPClient: ParsableCommand {
             """,
         subcommands: [
             StatusCommand.self, ListCommand.self, ShowCommand.self, ApplyCommand.self, RevertCommand.self,
-            RescanCommand.self, HistoryCommand.self, WatchCommand.self,
+            RescanCommand.self, HistoryCommand.self, WatchCommand.self, MetricsCommand.self,
         ],
         defaultSubcommand: StatusCommand.self
     )

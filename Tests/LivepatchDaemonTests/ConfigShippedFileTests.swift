@@ -33,3 +33,26 @@ struct ConfigShippedFileTests {
         #expect(config == Configuration())
     }
 }
+
+@Suite("docs/man/livepatchd.toml.5, the config file's man page")
+struct ConfigManPageTests {
+    static let pagePath = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("docs/man/livepatchd.toml.5").path
+
+    /// Each key has its own entry, `.BR key " (default " VALUE`, with the default the daemon uses.
+    @Test func everyKeyWithItsDefault() throws {
+        let page = try String(contentsOfFile: Self.pagePath, encoding: .utf8)
+        let rendered = Configuration().renderTOML().split(separator: "\n")
+        for key in ConfigKey.allCases {
+            let entry = ".BR \(key.rawValue) \" (default \" "
+            #expect(page.contains(entry), "\(key.rawValue) has no entry in livepatchd.toml(5)")
+            // The running kernel's release stands in for simulated_kernel's empty default.
+            guard key != .simulatedKernel, let line = rendered.first(where: { $0.hasPrefix("\(key.rawValue) = ") }) else { continue }
+            var value = String(line.dropFirst("\(key.rawValue) = ".count))
+            if let note = value.range(of: "  # ") { value = String(value[..<note.lowerBound]) }
+            let shown = value.replacingOccurrences(of: "\"", with: #"\(dq"#)
+            #expect(page.contains(entry + shown), "livepatchd.toml(5) does not give \(key.rawValue)'s default \(value)")
+        }
+    }
+}

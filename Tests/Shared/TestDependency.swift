@@ -33,6 +33,13 @@ struct TestDependency: Sendable {
         remedy: "run the tests with scripts/test.sh, or export \(varlinkPythonVariable)=$(scripts/varlink-venv.sh)",
         isAvailable: varlinkPython.map { canRun($0, ["-c", "import varlink.cli"]) } ?? false)
 
+    /// Debian's prometheus-node-exporter, run by the test itself on 127.0.0.1 (its service,
+    /// where one runs, is left alone).
+    static let nodeExporter = TestDependency(
+        name: "prometheus-node-exporter",
+        remedy: "apt-get install prometheus-node-exporter (scripts/install-deps.sh does)",
+        isAvailable: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-node-exporter"))
+
     /// CI's environment says `CI=true`; so do the README's test command and the fresh-machine check.
     static var missingIsFailure: Bool {
         ["true", "1", "yes"].contains(ProcessInfo.processInfo.environment["CI"]?.lowercased() ?? "")

@@ -5,8 +5,7 @@
 # ends with "N passed, N failed"; exits 1 when anything failed or a boot did not finish.
 #
 # Environment:
-#   LIVEPATCHD_VM_BIN_DIR   use livepatchd, lpclient, lpbundle from here instead of building
-#                           them (they must be release builds with --static-swift-stdlib)
+#   LIVEPATCHD_VM_DEB       install this livepatchd .deb instead of building one
 #   LIVEPATCHD_VM_KEEP=1    keep the work directory (console logs, results, initramfs)
 #   LIVEPATCHD_VM_CACHE     cache directory (default /var/cache/livepatchd/vm)
 # Needs root (setup.sh installs packages; the kernel image in /boot is root's to read).
@@ -46,19 +45,20 @@ source "$cache/current.env"
 
 work=$(mktemp -d /tmp/livepatchd-vm.XXXXXX)
 
-# --- binaries: one release build with the Swift runtime linked in (the rootfs has none).
-bin=${LIVEPATCHD_VM_BIN_DIR:-}
-if [[ -z $bin ]]; then
-    step "building the release binaries" "swift build -c release --static-swift-stdlib must work in $repo (its errors are above)"
+# --- the Debian package: built the ordinary way (scripts/build-deb.sh: dpkg-buildpackage, then
+# lintian); boot 1 installs it with dpkg -i, boot 2 boots a disk that holds its files.
+deb=${LIVEPATCHD_VM_DEB:-}
+if [[ -z $deb ]]; then
+    step "building the Debian package (scripts/build-deb.sh)" "dpkg-buildpackage or lintian failed (above); scripts/build-deb.sh alone shows the same"
     started=$SECONDS
-    (cd "$repo" && swift build -c release --static-swift-stdlib >"$work/swift-build.log" 2>&1) ||
-        { tail -30 "$work/swift-build.log" >&2; log "the release build failed (last lines above)"; exit 1; }
-    bin=$(cd "$repo" && swift build -c release --static-swift-stdlib --show-bin-path)
-    log "release build: $((SECONDS - started)) s"
+    "$repo/scripts/build-deb.sh" "$work/deb" >"$work/build-deb.log" 2>&1 || { cat "$work/build-deb.log" >&2; exit 1; }
+    deb=$(tail -1 "$work/build-deb.log")
+    log "Debian package built in $((SECONDS - started)) s: $(basename "$deb")"
+    grep -E '^lintian:|^Installed-Size' "$work/build-deb.log" | sed 's/^/vm: /' >&2
 fi
-for program in livepatchd lpclient lpbundle; do
-    [[ -x $bin/$program ]] || { log "$bin/$program missing: LIVEPATCHD_VM_BIN_DIR must hold release builds of all three"; exit 1; }
-done
+[[ -f $deb ]] || { log "no package at '$deb': LIVEPATCHD_VM_DEB must name a livepatchd .deb"; exit 1; }
+package=$work/package
+dpkg-deb -x "$deb" "$package"
 
 # --- test modules, cached per kernel release and module sources.
 modules_key=$( { echo "$VM_KERNEL_RELEASE"; cd "$here/modules" && find Kbuild build.sh ./*.c unresolved -type f | LC_ALL=C sort | xargs cat; } |
@@ -89,7 +89,7 @@ fi
 
 # --- signed bundles, with a key made for this run.
 step "making the signed test bundles" "the lpbundle, xxd or openssl error above says what is wrong"
-lpbundle=$bin/lpbundle
+lpbundle=$package/usr/bin/lpbundle
 keys=$work/keys
 "$lpbundle" keygen --name vm-tier --out "$keys" >/dev/null
 bundles=$work/bundles
@@ -142,34 +142,36 @@ sign_manifest "$bundles/lp_plain/lp_plain.json"
 "$lpbundle" verify "$bundles/lp_plain/lp_plain.json" --keys "$keys" >/dev/null 2>&1 &&
     { log "lpbundle verify accepts a non-livepatch module"; exit 1; }
 
-# --- initramfs: the cached rootfs, then the binaries, then this boot's overlay (the kernel
+# --- initramfs: the cached rootfs, then (boot 2) the installed package, then this boot's overlay (the kernel
 # unpacks concatenated cpio archives in order, later files winning; an overlay must not name
 # /lib, /sbin or /bin, which are symlinks into /usr here and would be replaced).
 step "packing the initramfs" "cpio or gzip failed (above): is /tmp full? (df -h /tmp)"
 pack() { (cd "$1" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 | gzip -1) >"$2"; }
 
-# lpbundle stays on the host: every MiB here costs boot time (the kernel inflates it under TCG).
-tree=$work/binaries
-mkdir -p "$tree/usr/local/bin"
-for program in livepatchd lpclient; do
-    strip -o "$tree/usr/local/bin/$program" "$bin/$program"
-done
-pack "$tree" "$work/binaries.cpio.gz"
-rm -rf "$tree"
+# Boot 2's disk holds what dpkg -i installed in boot 1: the package's files, laid down from the
+# .deb, with the units enabled as its postinst enables them. (/lib is a symlink into /usr in
+# the rootfs, so the units move to /usr/lib: an archive naming /lib would replace the link.)
+installed=$work/installed
+cp -a "$package" "$installed"
+if [[ -d $installed/lib ]]; then
+    mkdir -p "$installed/usr/lib"
+    cp -a "$installed/lib/." "$installed/usr/lib/"
+    rm -rf "$installed/lib"
+fi
+mkdir -p "$installed/etc/systemd/system/multi-user.target.wants" "$installed/etc/systemd/system/sockets.target.wants"
+ln -s /lib/systemd/system/livepatchd.service "$installed/etc/systemd/system/multi-user.target.wants/livepatchd.service"
+ln -s /lib/systemd/system/livepatchd.socket "$installed/etc/systemd/system/sockets.target.wants/livepatchd.socket"
+pack "$installed" "$work/installed.cpio.gz"
+rm -rf "$installed"
 
 overlay() {  # PHASE DIR
     local phase=$1 root=$2
+    # The package's config file as shipped (the defaults: kernel backend) and the tier's key:
+    # the package creates /etc/livepatchd/keys and leaves what is in it alone.
     mkdir -p "$root/etc/systemd/system/multi-user.target.wants" "$root/etc/livepatchd/keys" \
-        "$root/opt/livepatchd-vm/modules" "$root/usr/lib/systemd/catalog" \
-        "$root/usr/lib/modules/$VM_KERNEL_RELEASE"
-    cp "$repo/systemd/livepatchd.service" "$root/etc/systemd/system/"
-    cp "$repo/systemd/livepatchd.catalog" "$root/usr/lib/systemd/catalog/"
+        "$root/opt/livepatchd-vm/modules" "$root/usr/lib/modules/$VM_KERNEL_RELEASE"
     cp "$keys/vm-tier.pub" "$root/etc/livepatchd/keys/"
-    cat >"$root/etc/livepatchd/livepatchd.toml" <<EOF
-backend = "kernel"
-transition_timeout = "60s"
-log_level = "info"
-EOF
+    [[ $phase == 2 ]] || cp "$deb" "$root/opt/livepatchd-vm/livepatchd.deb"
     cp "$here"/guest/{lib.sh,main.sh,boot1.sh,boot2.sh,crash.sh} "$root/opt/livepatchd-vm/"
     cp "$modules"/* "$root/opt/livepatchd-vm/modules/"
     cp -r "$bundles" "$root/opt/livepatchd-vm/bundles"
@@ -177,7 +179,6 @@ EOF
     cp "$here/guest/livepatchd-vm.service" "$root/etc/systemd/system/"
     ln -s ../livepatchd-vm.service "$root/etc/systemd/system/multi-user.target.wants/livepatchd-vm.service"
     if [[ $phase == 2 ]]; then
-        ln -s ../livepatchd.service "$root/etc/systemd/system/multi-user.target.wants/livepatchd.service"
         mkdir -p "$root/var/lib"
         sed -n 's/^STATE //p' "$work/results-1.log" | tr -d '\r' | base64 -d | tar -C "$root/var/lib" -xzf -
     fi
@@ -187,7 +188,9 @@ boot() {  # PHASE DEADLINE_SECONDS: 0 when the boot reported END
     local phase=$1 deadline=$2 root=$work/overlay-$1 started=$SECONDS
     overlay "$phase" "$root"
     pack "$root" "$work/overlay-$phase.cpio.gz"
-    cat "$VM_ROOTFS" "$work/binaries.cpio.gz" "$work/overlay-$phase.cpio.gz" >"$work/initrd-$phase"
+    local archives=("$VM_ROOTFS")
+    [[ $phase == 1 ]] || archives+=("$work/installed.cpio.gz")
+    cat "${archives[@]}" "$work/overlay-$phase.cpio.gz" >"$work/initrd-$phase"
     : >"$work/results-$phase.log"
     timeout --foreground "$deadline" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
         -kernel "$VM_KERNEL_IMAGE" -initrd "$work/initrd-$phase" \

@@ -22,8 +22,9 @@ cache=${LIVEPATCHD_VM_CACHE:-/var/cache/livepatchd/vm}
 suite=bookworm
 # systemd-sysv gives /sbin/init; procps gives /bin/kill, which the unit's ExecReload runs (on
 # Debian it is Priority: important, so every real host has it; minbase does not); jq lets the
-# scenario runner check lpclient --json replies.
-rootfs_packages=systemd,systemd-sysv,kmod,procps,jq
+# scenario runner check lpclient --json replies; man-db (with groff-base) makes `man lpclient`
+# work once the package is installed.
+rootfs_packages=systemd,systemd-sysv,kmod,procps,jq,man-db
 # On the host: qemu and the initramfs tools; gcc, make, binutils (objcopy, strip) and kmod to
 # build the test modules against the kernel's headers; linux-source-6.1 (with xz-utils) for the
 # kernel's own livepatch self-test modules; xxd and openssl to sign a manifest lpbundle refuses

@@ -32,6 +32,7 @@ enum ConfigKey: String, CaseIterable, Sendable {
     case stateDir = "state_dir"
     case socket
     case keysDir = "keys_dir"
+    case metricsFile = "metrics_file"
     case apply
     case applyDelay = "apply_delay"
     case transitionTimeout = "transition_timeout"
@@ -66,6 +67,11 @@ enum ConfigKey: String, CaseIterable, Sendable {
             }
             config.socket = socket
         case .keysDir: config.keysDir = try path(value, directory)
+        case .metricsFile:
+            // Empty turns it off again: a drop-in can undo a setting.
+            let text = try string(value, expecting: "a path string, or \"\" for none")
+            config.metricsFile = nil
+            if !text.isEmpty { config.metricsFile = try path(value, directory) }
         case .apply: config.policy.apply = try choice(value)
         case .applyDelay: config.policy.applyDelay = try duration(value)
         case .transitionTimeout: config.policy.transitionTimeout = try duration(value, allowZero: false)

@@ -34,6 +34,7 @@ extension Configuration {
         case .stateDir: (quoted(stateDir), nil)
         case .socket: (quoted(socket), nil)
         case .keysDir: (quoted(keysDir), nil)
+        case .metricsFile: (quoted(metricsFile ?? ""), metricsFile == nil ? "empty: no metrics file" : nil)
         case .apply: (quoted(policy.apply.rawValue), nil)
         case .applyDelay: (quoted(Units.formatDuration(policy.applyDelay)), nil)
         case .transitionTimeout: (quoted(Units.formatDuration(policy.transitionTimeout)), nil)

@@ -18,6 +18,8 @@ public struct Configuration: Sendable, Equatable {
     public var stateDir: String = "/var/lib/livepatchd"
     public var socket: String = "/run/livepatchd/io.livepatchd"
     public var keysDir: String = "/etc/livepatchd/keys"
+    /// Prometheus text exposition for node_exporter's textfile collector; nil writes none.
+    public var metricsFile: String? = nil
     public var policy: Policy = Policy()
     public var logLevel: LogLevel = .info
     /// The files this configuration was read from, in the order applied (for the start-up log);

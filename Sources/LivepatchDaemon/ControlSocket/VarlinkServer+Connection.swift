@@ -16,6 +16,8 @@ extension VarlinkServer {
         logger.debug("control socket client connected")
         let channel = connection.channel.channel
         let peer = connection.peer
+        await drain.opened(channel)
+        defer { Task { await drain.closed(channel) } }
         do {
             try await connection.channel.executeThenClose { inbound, outbound in
                 let calls = Task {
@@ -45,6 +47,7 @@ extension VarlinkServer {
             for try await event in inbound {
                 switch event {
                 case .call(let call):
+                    await drain.callStarted(on: channel, more: call.more)
                     let replies = CallReplySink(call: call, channel: channel, outbound: outbound)
                     await dispatch(call, peer: peer, replies: replies, logger: logger)
                     if Task.isCancelled { return }
@@ -52,6 +55,8 @@ extension VarlinkServer {
                         logger.error("handler returned without a final reply", metadata: ["method": "\(call.method)"])
                         await replies.send(.methodNotImplemented(call.method))
                     }
+                    // Shutting down: answered, so the client loses nothing when it closes.
+                    if await drain.callFinished(on: channel) { return }
                 case .invalid(let reply, let reason):
                     logger.notice("control socket client sent an invalid message; disconnecting", metadata: [
                         "reason": "\(reason)"

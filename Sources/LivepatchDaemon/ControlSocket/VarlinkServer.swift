@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
+import LivepatchSystem
 import Logging
 import NIOCore
 import NIOPosix
@@ -13,8 +15,18 @@ import Varlink
 /// `run()` binds the socket (mode 0666: every local user may connect; methods authorize with
 /// ``PeerCredentials``), serves until graceful shutdown or cancellation, and removes the socket.
 /// ``waitUntilBound()`` tells the daemon when to send READY=1.
+///
+/// Socket activated (`listening` given), the socket is systemd's: it is neither bound nor
+/// removed here, and connections that arrive while no daemon runs wait in its queue. Graceful
+/// shutdown then loses no call: the server stops accepting, answers what its connections have
+/// asked or ask within ``drainDeadline``, and closes; the next daemon takes the queue.
 public final class VarlinkServer: Service {
     public let socketPath: String
+    /// A listening socket passed by the service manager, or nil to bind `socketPath`.
+    public let listening: CInt?
+    /// How long graceful shutdown waits for calls in progress, and for connections accepted
+    /// just before it to send theirs.
+    public static let drainDeadline = Duration.seconds(5)
     public let limits: Limits
     /// Served interface names, in the order given, with their descriptions.
     let interfaces: [(name: String, description: String)]
@@ -23,7 +35,9 @@ public final class VarlinkServer: Service {
     let logger: Logger
     private let eventLoopGroup: any EventLoopGroup
     private let bindState = BindState()
+    private let closedState = BindState()
     let connections = ConnectionCounter()
+    let drain = ConnectionDrain()
 
     public init(
         socketPath: String,
@@ -35,9 +49,11 @@ public final class VarlinkServer: Service {
         handler: some VarlinkRequestHandler,
         logger: Logger,
         limits: Limits = Limits(),
+        listening: CInt? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.socketPath = socketPath
+        self.listening = listening
         self.interfaces = interfaces
         let names = [VarlinkService.interfaceName] + interfaces.map(\.name)
         self.info = [
@@ -60,74 +76,106 @@ public final class VarlinkServer: Service {
         get async { await connections.count }
     }
 
+    /// Returns once `run()` has ended: after graceful shutdown, once every connection is answered.
+    public func waitUntilClosed() async {
+        try? await closedState.wait()
+    }
+
     public func run() async throws {
         do {
             try await bindAndServe()
         } catch {
             await bindState.fail(error)
+            await closedState.succeed()
             throw error
         }
+        await closedState.succeed()
     }
 
     private func bindAndServe() async throws {
-        try SocketFile.removeStale(at: socketPath)
-        let limits = self.limits
-        let logger = self.logger
-        let server = try await ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(.backlog, value: 128)
-            .childChannelOption(
-                .writeBufferWaterMark,
-                value: .init(low: limits.maxPendingOutputBytes / 2, high: limits.maxPendingOutputBytes)
-            )
-            .bind(unixDomainSocketPath: socketPath) { channel in
-                Self.setUpConnection(channel, limits: limits, logger: logger)
-            }
-        let inode: ino_t
-        do {
+        let listener: UnixListener
+        var inode: ino_t?
+        if let listening {
+            listener = try UnixListener(adopting: listening)
+            logger.info("control socket passed by the service manager", metadata: ["socket": "\(socketPath)"])
+        } else {
+            try SocketFile.removeStale(at: socketPath)
+            listener = try UnixListener.bind(path: socketPath)
             inode = try SocketFile.makeConnectableByAll(socketPath)
-        } catch {
-            try? await server.channel.close()
-            throw error
+            logger.info("control socket listening", metadata: ["socket": "\(socketPath)"])
         }
-        logger.info("control socket listening", metadata: ["socket": "\(socketPath)"])
         await bindState.succeed()
 
-        do {
-            try await cancelWhenGracefulShutdown { try await self.acceptConnections(server) }
-        } catch {
-            // Cancellation surfaces as errors from the accept stream; they are the way out, not failures.
-            if !(Task.isCancelled || Task.isShuttingDownGracefully) {
-                removeSocketFile(inode: inode)
-                throw error
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await self.acceptConnections(from: listener)
+            } onCancel: {
+                listener.stop()
             }
+        } onGracefulShutdown: { [drain] in
+            // Accept no more: under socket activation they wait for the next daemon.
+            listener.stop()
+            Task { await drain.begin(deadline: Self.drainDeadline) }
         }
-        removeSocketFile(inode: inode)
+        if let inode { removeSocketFile(inode: inode) }
         logger.info("control socket closed", metadata: ["socket": "\(socketPath)"])
     }
 
-    private func acceptConnections(_ server: NIOAsyncChannel<AcceptedConnection, Never>) async throws {
-        try await server.executeThenClose { accepted in
-            try await withThrowingDiscardingTaskGroup { group in
-                for try await result in accepted {
-                    let connection: Connection
-                    switch result {
-                    case .success(let value):
-                        connection = value
-                    case .failure(let error):
-                        logger.warning("control socket connection could not be set up", metadata: ["error": "\(error)"])
-                        continue
+    /// Serves every connection `listener` accepts until it is stopped, then waits for them all.
+    private func acceptConnections(from listener: UnixListener) async {
+        let (accepted, continuation) = AsyncStream.makeStream(of: CInt.self)
+        // accept() blocks: on a thread of its own, not on the cooperative pool.
+        let acceptor = Thread { [logger] in
+            while true {
+                do {
+                    guard let fd = try listener.accept() else { break }
+                    continuation.yield(fd)
+                } catch {
+                    // EMFILE and the like: the connection waits in the queue; try again shortly.
+                    logger.warning("control socket accept failed", metadata: ["error": "\(error)"])
+                    usleep(100_000)
+                }
+            }
+            continuation.finish()
+        }
+        acceptor.name = "control-accept"
+        acceptor.start()
+
+        let limits = self.limits
+        let logger = self.logger
+        let bootstrap = ClientBootstrap(group: eventLoopGroup)
+            .channelOption(
+                .writeBufferWaterMark,
+                value: .init(low: limits.maxPendingOutputBytes / 2, high: limits.maxPendingOutputBytes)
+            )
+        await withDiscardingTaskGroup { group in
+            for await fd in accepted {
+                let result: AcceptedConnection
+                do {
+                    result = try await bootstrap.withConnectedSocket(NIOBSDSocket.Handle(fd)) { channel in
+                        Self.setUpConnection(channel, limits: limits, logger: logger)
                     }
-                    if let refusal = await connections.open(for: connection.peer, limits: limits) {
-                        if let refused = await connections.refusalsToReport() {
-                            logRefusal(refusal, refused: refused, peer: connection.peer)
-                        }
-                        group.addTask { try? await connection.channel.executeThenClose { _, _ in } }
-                        continue
+                } catch {
+                    result = .failure(error)
+                }
+                let connection: Connection
+                switch result {
+                case .success(let value):
+                    connection = value
+                case .failure(let error):
+                    logger.warning("control socket connection could not be set up", metadata: ["error": "\(error)"])
+                    continue
+                }
+                if let refusal = await connections.open(for: connection.peer, limits: limits) {
+                    if let refused = await connections.refusalsToReport() {
+                        logRefusal(refusal, refused: refused, peer: connection.peer)
                     }
-                    group.addTask {
-                        await self.serve(connection)
-                        await self.connections.close(for: connection.peer)
-                    }
+                    group.addTask { try? await connection.channel.executeThenClose { _, _ in } }
+                    continue
+                }
+                group.addTask {
+                    await self.serve(connection)
+                    await self.connections.close(for: connection.peer)
                 }
             }
         }

@@ -6,6 +6,7 @@ import Varlink
 /// make them, and encodes replies and errors.
 struct ControlService: VarlinkRequestHandler {
     let engine: PatchEngine
+    let metrics: PatchMetrics
     private static let encoder = LivepatchInterface.makeEncoder()
 
     func handle(_ call: VarlinkCall, peer: PeerCredentials, replies: VarlinkReplySink) async {
@@ -44,6 +45,8 @@ struct ControlService: VarlinkRequestHandler {
             await reply(PatchListReply(patches: await engine.rescan()), replies)
         case .getHistory:
             await reply(HistoryReply(entries: await engine.history()), replies)
+        case .getMetrics:
+            await reply(MetricsReply(text: await metrics.exposition()), replies)
         case .subscribe:
             guard call.more else {
                 await replies.send(.error(.expectedMore, parameters: [:]))

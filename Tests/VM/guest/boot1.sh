@@ -1,5 +1,6 @@
-# First boot: the daemon started by hand (systemctl start), every scenario in order; later
-# scenarios build on the kernel state earlier ones leave. Sourced by main.sh after lib.sh.
+# First boot: the package installed with dpkg -i (which starts the daemon), every scenario in
+# order, then (main.sh, once the state directory went to the host) dpkg --purge. Later scenarios
+# build on the kernel state earlier ones leave. Sourced by main.sh after lib.sh.
 # shellcheck shell=bash
 
 cmdline_original=$(cat /proc/cmdline)
@@ -25,6 +26,60 @@ bare_insmod_timing() {
     emit "TIMING bare insmod until transition 0 (first livepatch of the boot): $((settled - started)) ms"
     emit "TIMING bare disable until sysfs directory gone: $((gone - settled)) ms; rmmod done $(( $(now_ms) - gone )) ms later, attempt $attempts"
     [[ $(cat /proc/cmdline) == "$cmdline_original" ]] || fail "/proc/cmdline still patched after rmmod"
+}
+
+package_installs() {
+    snapshot >/opt/livepatchd-vm/before-install.txt
+    local started
+    started=$(now_ms)
+    DEBIAN_FRONTEND=noninteractive dpkg -i "$VM_DIR/livepatchd.deb" >/var/log/livepatchd-vm-dpkg.log 2>&1 ||
+        fail "dpkg -i livepatchd.deb failed: $(tail -5 /var/log/livepatchd-vm-dpkg.log)"
+    emit "TIMING dpkg -i livepatchd.deb (unpack, man-db and catalog triggers, enable, start): $(( $(now_ms) - started )) ms"
+    emit "INFO installed: $(dpkg-query -W -f='${Package} ${Version}, Installed-Size ${Installed-Size} KiB, Depends: ${Depends}' livepatchd)"
+    local unit
+    for unit in livepatchd.socket livepatchd.service; do
+        systemctl is-enabled -q "$unit" || fail "$unit is not enabled after dpkg -i"
+        systemctl is-active -q "$unit" || fail "$unit is not active after dpkg -i: $(systemctl status "$unit" --no-pager 2>&1 | tail -5)"
+    done
+    [[ $(systemctl show -p FragmentPath --value livepatchd) == */lib/systemd/system/livepatchd.service ]] ||
+        fail "unit file: $(systemctl show -p FragmentPath --value livepatchd)"
+    [[ $(systemctl show -p ExecStart --value livepatchd) == *"path=/usr/sbin/livepatchd"* ]] ||
+        fail "ExecStart: $(systemctl show -p ExecStart --value livepatchd)"
+    [[ -x /usr/sbin/livepatchd && -x /usr/bin/lpclient && -x /usr/bin/lpbundle ]] || fail "a program is missing"
+    dpkg-query -W -f='${Conffiles}' livepatchd | grep -q ' /etc/livepatchd/livepatchd.toml ' ||
+        fail "/etc/livepatchd/livepatchd.toml is not a conffile: $(dpkg-query -W -f='${Conffiles}' livepatchd)"
+    [[ -d /etc/livepatchd/keys && -f /etc/livepatchd/keys/vm-tier.pub ]] || fail "/etc/livepatchd/keys or the key in it is gone"
+    [[ -f /usr/lib/systemd/catalog/livepatchd.catalog ]] || fail "catalog not installed"
+    local page
+    for page in "1 lpclient" "1 lpbundle" "8 livepatchd" "5 livepatchd.toml"; do
+        # shellcheck disable=SC2086
+        MANPAGER=cat man $page 2>/dev/null | grep -q "^NAME" || fail "man $page does not work: $(man -w $page 2>&1)"
+    done
+    emit "INFO man lpclient: $(MANPAGER=cat MANWIDTH=200 man lpclient 2>/dev/null | sed -n '/^NAME/{n;p;q}' | tr -s ' ')"
+    for page in bash-completion/completions/lpclient bash-completion/completions/lpbundle zsh/vendor-completions/_lpclient \
+        fish/vendor_completions.d/lpclient.fish; do
+        [[ -s /usr/share/$page ]] || fail "completion /usr/share/$page missing"
+    done
+    # The catalog trigger ran journalctl --update-catalog: -x explains the daemon's first entry.
+    wait_for 30 eval 'journalctl -x -u livepatchd --no-pager | grep -qF "livepatchd started and is reconciling"' ||
+        fail "journalctl -x does not explain livepatchd's start entry (MESSAGE_ID afcf4b1b21af472686807093bcb02269)"
+    emit "INFO journalctl -x for MESSAGE_ID=afcf4b1b21af472686807093bcb02269: $(journalctl -x -u livepatchd --no-pager MESSAGE_ID=afcf4b1b21af472686807093bcb02269 | grep -m1 -A1 'Subject:' | tr -s ' ' | paste -sd' ')"
+}
+
+# Runs after the state went to the host (main.sh): the package goes, and all it brought with it.
+package_purged() {
+    local socket_inode
+    DEBIAN_FRONTEND=noninteractive dpkg --purge livepatchd >/var/log/livepatchd-vm-dpkg-purge.log 2>&1 ||
+        fail "dpkg --purge livepatchd failed: $(tail -5 /var/log/livepatchd-vm-dpkg-purge.log)"
+    ! systemctl is-active -q livepatchd.service || fail "livepatchd still active after purge"
+    ! systemctl is-active -q livepatchd.socket || fail "livepatchd.socket still active after purge"
+    [[ ! -e /var/lib/livepatchd ]] || fail "/var/lib/livepatchd left after purge"
+    [[ ! -e /etc/livepatchd ]] || fail "/etc/livepatchd left after purge: $(find /etc/livepatchd)"
+    [[ ! -e /run/livepatchd ]] || fail "/run/livepatchd left after purge: $(find /run/livepatchd)"
+    local left
+    left=$(comm -13 /opt/livepatchd-vm/before-install.txt <(snapshot))
+    [[ -z $left ]] || fail "files left behind by dpkg --purge: $(echo $left)"
+    emit "INFO dpkg --purge livepatchd: units stopped, nothing left of the package (the file tree as before dpkg -i, logs and caches aside)"
 }
 
 daemon_starts() {
@@ -365,6 +420,43 @@ reload_restart_keep_state() {
     klp_settled lp_replace && klp_settled lp_modobj || fail "patches not enabled after restart"
 }
 
+# The listening socket belongs to livepatchd.socket: a client calling during `systemctl restart`
+# waits in its queue for the next daemon instead of finding nobody (exit 3, unreachable).
+restart_under_load() {
+    local calls=/run/livepatchd-vm-calls stop=/run/livepatchd-vm-stop inode_before round
+    rm -f "$calls" "$stop"
+    inode_before=$(stat -c %i /run/livepatchd/io.livepatchd)
+    (
+        while [[ ! -e $stop ]]; do
+            begin=$(now_ms)
+            lp status >/dev/null 2>>/var/log/livepatchd-vm-restart-errors.log
+            echo "$begin $(now_ms) $?" >>"$calls"
+        done
+    ) &
+    local loop=$! windows=()
+    wait_for 30 eval '[[ -s $calls ]]' || fail "lpclient status never returned"
+    for round in 1 2 3; do
+        local from answered
+        from=$(now_ms)
+        systemctl restart livepatchd || fail "systemctl restart livepatchd failed"
+        windows+=("$from $(now_ms)")
+        answered=$(wc -l <"$calls")
+        wait_for 30 eval '(( $(wc -l <"$calls") >= answered + 2 ))' || fail "calls stopped after restart $round"
+    done
+    touch "$stop"
+    wait "$loop"
+    local total failed during
+    total=$(wc -l <"$calls")
+    failed=$(awk '$3 != 0 && $3 != 1' "$calls" | wc -l)
+    # Calls that were under way while systemctl restart ran.
+    during=$(printf '%s\n' "${windows[@]}" | awk 'NR == FNR { from[NR] = $1; to[NR] = $2; n = NR; next }
+        { for (i = 1; i <= n; i++) if ($1 <= to[i] && $2 >= from[i]) { count++; break } } END { print count + 0 }' - "$calls")
+    emit "INFO restart under load: 3 x systemctl restart livepatchd while lpclient status ran in a loop: $total calls, $failed failed (exit 3: unreachable), $during under way during a restart"
+    ((failed == 0)) || fail "$failed lpclient status calls failed across the restarts: $(tail -3 /var/log/livepatchd-vm-restart-errors.log)"
+    ((during >= 3)) || fail "only $during calls were under way during the 3 restarts: the loop did not overlap them"
+    [[ $(stat -c %i /run/livepatchd/io.livepatchd) == "$inode_before" ]] || fail "the control socket was replaced by a restart"
+}
+
 journal_fields() {
     local entries
     entries=$(journalctl -u livepatchd -o json --no-pager)
@@ -388,8 +480,7 @@ journal_fields() {
     ids=$(jq -r 'select(.MESSAGE_ID) | .MESSAGE_ID' <<<"$entries" | sort -u | wc -l)
     emit "INFO distinct MESSAGE_IDs in the journal: $ids"
     ((ids >= 6)) || fail "only $ids distinct MESSAGE_IDs"
-    # The shipped catalog explains the entries (journalctl -x).
-    journalctl --update-catalog || fail "journalctl --update-catalog failed"
+    # The installed catalog explains the entries (journalctl -x); the package's trigger compiled it.
     journalctl -x -u livepatchd --no-pager | grep -qF "Live patch lp_cmdline applied" ||
         fail "journalctl -x does not show the catalog text for lp_cmdline applied"
 }
@@ -402,6 +493,7 @@ security_exposure() {
 }
 
 scenario "bare insmod and disable (no daemon), for timing" bare_insmod_timing
+scenario "dpkg -i livepatchd.deb: units enabled and started, conffile, keys dir, catalog, man pages, completions" package_installs
 scenario "systemctl start livepatchd: active, kernel backend" daemon_starts
 scenario "kernel support report shows the VM kernel's real values" kernel_report
 scenario "drop a signed bundle: applied, /proc/cmdline patched" apply_cmdline
@@ -419,6 +511,7 @@ scenario "stalled transition released: lpclient apply again, applied once the ta
 scenario "systemctl restart during a stalled transition: followed to its timeout, failed" stall_restart_midway
 scenario "apply latency: bare insmod vs lpclient apply, 5 rounds each" apply_latency
 scenario "systemctl reload and restart keep the state" reload_restart_keep_state
+scenario "systemctl restart under load: lpclient status in a loop never fails" restart_under_load
 source "$VM_DIR/crash.sh"
 scenario "crash injection: kill -9 during apply, revert and replace; restarted, the state matches sysfs" crash_injection
 scenario "journalctl -o json: MESSAGE_ID and LIVEPATCH_* fields" journal_fields

@@ -65,7 +65,15 @@ wait_for() {
     done
 }
 
-lp() { /usr/local/bin/lpclient "$@"; }
+lp() { lpclient "$@"; }
+
+# Every file on the root file system, except what changes by itself (logs, caches, the dpkg and
+# systemd databases) and the tier's own files: compared before dpkg -i and after dpkg --purge.
+snapshot() {
+    find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp -o -path /var/tmp -o -path /var/log \
+        -o -path /var/cache -o -path /var/lib/dpkg -o -path /var/lib/systemd -o -path /opt/livepatchd-vm \) -prune \
+        -o -print | LC_ALL=C sort
+}
 
 # patch_field NAME JQ_FILTER: a field of `lpclient show NAME --json`, empty when unknown.
 patch_field() { lp show "$1" --json 2>/dev/null | jq -r ".patch | $2 // empty"; }

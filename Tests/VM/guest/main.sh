@@ -21,5 +21,6 @@ if [[ $phase == 1 ]]; then
     emit "STATE-BEGIN"
     tar -C /var/lib -czf - livepatchd | base64 -w 76 | sed 's/^/STATE /' >>"$RESULTS"
     emit "STATE-END"
+    scenario "dpkg --purge livepatchd: stopped, nothing left behind" package_purged
 fi
 emit "END boot $phase: $passed passed, $failed failed"

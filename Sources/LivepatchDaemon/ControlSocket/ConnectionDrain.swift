@@ -1,0 +1,66 @@
+import NIOCore
+
+/// What graceful shutdown does to each open connection, so that a restart loses no call.
+///
+/// A connection between calls that has already been answered is closed at once: its client
+/// holds a reply, and reconnects for the next call. A call in progress is answered first. A
+/// connection accepted but still silent is given until the deadline to send its call (lpclient
+/// writes right after connecting; closing it unanswered would fail that call). A `more` call
+/// (Subscribe, apply with progress) is a stream without an end in sight: closed at once.
+/// At the deadline whatever is left is closed.
+actor ConnectionDrain {
+    private enum Phase {
+        case awaitingFirstCall
+        case betweenCalls
+        case inCall
+        case streaming
+    }
+
+    private var open: [ObjectIdentifier: (channel: any Channel, phase: Phase)] = [:]
+    private(set) var draining = false
+
+    func opened(_ channel: any Channel) {
+        open[ObjectIdentifier(channel)] = (channel, .awaitingFirstCall)
+        if draining, let deadline { scheduleClose(channel, at: deadline) }
+    }
+
+    func closed(_ channel: any Channel) {
+        open[ObjectIdentifier(channel)] = nil
+    }
+
+    func callStarted(on channel: any Channel, more: Bool) {
+        let id = ObjectIdentifier(channel)
+        guard open[id] != nil else { return }
+        open[id]?.phase = more ? .streaming : .inCall
+        if draining && more { channel.close(promise: nil) }
+    }
+
+    /// True when the connection must close now that its call is answered.
+    func callFinished(on channel: any Channel) -> Bool {
+        let id = ObjectIdentifier(channel)
+        open[id]?.phase = .betweenCalls
+        return draining
+    }
+
+    private var deadline: ContinuousClock.Instant?
+
+    func begin(deadline after: Duration) {
+        guard !draining else { return }
+        draining = true
+        let deadline = ContinuousClock.now + after
+        self.deadline = deadline
+        for (channel, phase) in open.values {
+            switch phase {
+            case .betweenCalls, .streaming: channel.close(promise: nil)
+            case .awaitingFirstCall, .inCall: scheduleClose(channel, at: deadline)
+            }
+        }
+    }
+
+    private func scheduleClose(_ channel: any Channel, at deadline: ContinuousClock.Instant) {
+        Task {
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            channel.close(promise: nil)
+        }
+    }
+}

@@ -60,7 +60,8 @@ public enum LivepatchInterface {
           name: string,
           version: string,
           sha256: string,
-          # pending, rejected, staged, applying, applied, failed, reverting, reverted, superseded, foreign
+          # pending, rejected, staged, applying, applied, failed, reverting, reverted, superseded, foreign,
+          # halted, quarantined
           state: string,
           reason: ?string,
           # reason as a stable code: hash-mismatch, load-failed, transition-timeout, disabled-outside, ...
@@ -78,7 +79,11 @@ public enum LivepatchInterface {
           # patches stacked on top of this one
           stacked_below: []string,
           # the kernel's view of each object of a loaded patch, read when asked
-          objects: []PatchObject
+          objects: []PatchObject,
+          # this host's rollout wave for the patch (0 first), for patches verified here
+          wave: ?int,
+          # RFC 3339 time a staged patch applies by itself (its wave's turn plus apply_delay)
+          apply_at: ?string
         )
 
         type KernelSupport (
@@ -99,6 +104,7 @@ public enum LivepatchInterface {
           degraded: bool,
           problems: []string,
           backend: string,
+          # auto, manual or off
           apply: string,
           kernel: KernelSupport,
           counts: [string]int,

@@ -26,6 +26,10 @@ public struct Patch: Codable, Sendable, Equatable {
     public var stackedBelow: [String]
     /// What the kernel reports for each object (vmlinux or a module) of a loaded patch, now.
     public var objects: [PatchObject]
+    /// This host's rollout wave for the patch (0 is the first), for patches verified here.
+    public var wave: Int?
+    /// When a staged patch applies by itself (RFC 3339): its wave's turn plus `apply_delay`.
+    public var applyAt: String?
 
     public init(
         name: String, version: String = "", sha256: String = "", state: PatchState, reason: String? = nil,

@@ -18,6 +18,11 @@ public enum PatchState: String, Codable, Sendable, CaseIterable {
     case superseded
     /// Loaded by someone else; listed, never touched unless asked.
     case foreign
+    /// A signed halt file in the patch directory stops its rollout here; `reason` names it.
+    case halted
+    /// The machine went down soon after enabling it, without a clean stop of the daemon: not
+    /// applied again by itself (`lpclient apply` applies it on purpose).
+    case quarantined
 
     /// The kernel holds the module in these states.
     public var isLoaded: Bool {

@@ -3,17 +3,7 @@ import Foundation
 extension Manifest {
     /// Parses and checks untrusted manifest bytes (DESIGN.md "Patch bundle").
     public static func parse(_ bytes: [UInt8]) throws(ManifestError) -> Manifest {
-        guard bytes.count <= maximumSize else { throw .tooLarge(size: bytes.count, limit: maximumSize) }
-        guard String(validating: bytes, as: UTF8.self) != nil else { throw .notUTF8 }
-        let value: JSONValue
-        do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch {
-            throw .notJSON(detail: Self.describe(error))
-        }
-        guard case .object(let object) = value else { throw .notAnObject(got: value.kindPhrase) }
-        if let duplicate = duplicateTopLevelKey(bytes) { throw .duplicateField(duplicate) }
-        let fields = Fields(object: object)
+        let fields = try Fields.parse(bytes, limit: maximumSize)
 
         let format = try fields.number("format")
         guard format == Double(currentFormat) else {
@@ -45,9 +35,16 @@ extension Manifest {
         guard RFC3339.isValid(created) else {
             throw .invalidValue(field: "created", reason: "must be an RFC 3339 timestamp such as 2026-11-05T14:03:00Z, got \"\(created)\"")
         }
+        let sequence = try fields.number("sequence", default: 0)
+        guard sequence >= 0, sequence <= Double(1 << 53), sequence.rounded() == sequence else {
+            throw .invalidValue(field: "sequence", reason: "must be a whole number from 0 to 2^53, got \(JSONValue.number(sequence).text)")
+        }
+        let released = try fields.optionalTime("released")
+        let notAfter = try fields.optionalTime("not_after")
         return Manifest(
             format: currentFormat, name: name, version: version, module: module, sha256: sha256, kernels: kernels,
-            replace: replace, description: description, fixes: fixes, created: created)
+            replace: replace, description: description, fixes: fixes, created: created, sequence: Int(sequence),
+            released: released, notAfter: notAfter)
     }
 
     public static func parse(_ data: Data) throws(ManifestError) -> Manifest {
@@ -113,7 +110,7 @@ extension Manifest {
         (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte)
     }
 
-    private static func describe(_ error: any Error) -> String {
+    static func describe(_ error: any Error) -> String {
         if case DecodingError.dataCorrupted(let context) = error {
             let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
             return underlying ?? context.debugDescription
@@ -122,16 +119,33 @@ extension Manifest {
     }
 }
 
-/// Typed access to the manifest's top-level object, with messages naming the field.
-private struct Fields {
+/// Typed access to a signed JSON file's top-level object (a manifest, a halt), with messages
+/// naming the field.
+struct Fields {
     var object: [String: JSONValue]
+
+    /// Checks size, encoding, JSON and unambiguous keys of untrusted bytes.
+    static func parse(_ bytes: [UInt8], limit: Int) throws(ManifestError) -> Fields {
+        guard bytes.count <= limit else { throw .tooLarge(size: bytes.count, limit: limit) }
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw .notUTF8 }
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        } catch {
+            throw .notJSON(detail: Manifest.describe(error))
+        }
+        guard case .object(let object) = value else { throw .notAnObject(got: value.kindPhrase) }
+        if let duplicate = Manifest.duplicateTopLevelKey(bytes) { throw .duplicateField(duplicate) }
+        return Fields(object: object)
+    }
 
     func required(_ field: String) throws(ManifestError) -> JSONValue {
         guard let value = object[field] else { throw .missingField(field) }
         return value
     }
 
-    func number(_ field: String) throws(ManifestError) -> Double {
+    func number(_ field: String, default fallback: Double? = nil) throws(ManifestError) -> Double {
+        if let fallback, object[field] == nil { return fallback }
         let value = try required(field)
         guard case .number(let number) = value else { throw .wrongType(field: field, expected: "a number", got: value.kindPhrase) }
         return number
@@ -144,6 +158,16 @@ private struct Fields {
         }
         guard case .string(let string) = value else { throw .wrongType(field: field, expected: "a string", got: value.kindPhrase) }
         return string
+    }
+
+    /// An optional RFC 3339 time.
+    func optionalTime(_ field: String) throws(ManifestError) -> String? {
+        guard object[field] != nil else { return nil }
+        let text = try string(field)
+        guard RFC3339.isValid(text) else {
+            throw .invalidValue(field: field, reason: "must be an RFC 3339 timestamp such as 2026-11-05T14:03:00Z, got \"\(text)\"")
+        }
+        return text
     }
 
     func bool(_ field: String, default fallback: Bool) throws(ManifestError) -> Bool {

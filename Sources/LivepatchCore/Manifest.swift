@@ -8,7 +8,9 @@ import Foundation
 ///
 /// Decisions the contract leaves open:
 /// - `replace`, `description` and `fixes` are optional (default `false`, `""`, `[]`);
-///   `lpbundle create` always writes them. Every other field is required.
+///   `lpbundle create` always writes them. So are the rollout fields, which manifests written
+///   before them lack: `sequence` (default 0), `released` (default `created`) and `not_after`
+///   (default: never expires). Every other field is required.
 /// - Unknown fields are tolerated, so a manifest written by a newer `lpbundle` still
 ///   verifies here; they are ignored, but they are covered by the signature like the rest.
 public struct Manifest: Sendable, Equatable, Codable {
@@ -34,10 +36,23 @@ public struct Manifest: Sendable, Equatable, Codable {
     public var fixes: [String]
     /// RFC 3339, kept exactly as written.
     public var created: String
+    /// Increases with every bundle of this name: a lower one than a host has seen is an older
+    /// bundle replayed (downgrade protection). Signed like the rest.
+    public var sequence: Int
+    /// RFC 3339: when the rollout starts; wave K applies at `released + K × rollout_bake`.
+    public var released: String?
+    /// RFC 3339: a bundle that arrives after this is rejected as expired.
+    public var notAfter: String?
+
+    private enum CodingKeys: String, CodingKey {
+        case format, name, version, module, sha256, kernels, replace, description, fixes, created, sequence, released
+        case notAfter = "not_after"
+    }
 
     public init(
         format: Int = Manifest.currentFormat, name: String, version: String, module: String, sha256: String,
-        kernels: [String], replace: Bool = false, description: String = "", fixes: [String] = [], created: String
+        kernels: [String], replace: Bool = false, description: String = "", fixes: [String] = [], created: String,
+        sequence: Int = 0, released: String? = nil, notAfter: String? = nil
     ) {
         self.format = format
         self.name = name
@@ -49,7 +64,14 @@ public struct Manifest: Sendable, Equatable, Codable {
         self.description = description
         self.fixes = fixes
         self.created = created
+        self.sequence = sequence
+        self.released = released
+        self.notAfter = notAfter
     }
+
+    /// When the rollout of this bundle starts: `released`, or `created` for a manifest without it.
+    public var releaseDate: Date? { RFC3339.date(from: released ?? created) }
+    public var expiryDate: Date? { notAfter.flatMap(RFC3339.date(from:)) }
 
     /// Stable bytes to sign: pretty-printed, keys sorted, a final newline.
     public func encoded() -> Data {

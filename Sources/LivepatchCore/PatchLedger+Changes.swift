@@ -13,14 +13,16 @@ public struct StateChange: Sendable, Equatable {
 /// The ledger's changes of state. Only ``PatchMachine`` calls them, each one when it has decided
 /// it; each returns what changed, for the history and the journal.
 extension PatchLedger {
-    /// The module is about to be loaded; it gets the next place in the stacking order.
-    mutating func beginApply(_ name: String, now: Date) -> StateChange {
+    /// The module is about to be loaded; it gets the next place in the stacking order, and the
+    /// boot it is enabled in is remembered (saved before the load) for quarantine.
+    mutating func beginApply(_ name: String, bootID: String? = nil, now: Date) -> StateChange {
         let sequence = nextSequence()
         update(name) {
             $0.desired = true
             $0.enabledSequence = sequence
             $0.transitionStarted = now
             $0.disabledOutside = nil
+            $0.lastEnable = bootID.map { EnableMark(bootID: $0, at: now) }
         }
         return move(name, to: .applying, reason: nil, now: now)
     }

@@ -12,7 +12,9 @@ extension PatchLedger {
         let name = record.name
         let d = record.descriptor
         var reason = record.reason
-        if let upgrade = record.heldUpgrade {
+        if let refused = record.refusedArrival {
+            reason = PatchReason(refused.code, "this version stays; a bundle that arrived was refused: \(refused.message)")
+        } else if let upgrade = record.heldUpgrade {
             reason = PatchReason(
                 .upgradeWaits, "version \(upgrade.version) arrived and waits: revert this version to apply it, or ship it as a replace patch")
         }
@@ -36,8 +38,13 @@ extension PatchLedger {
         for record in records.values.sorted(by: { $0.name < $1.name }) {
             let reason = record.reason.map { ": \($0.message)" } ?? ""
             switch record.state {
-            case .failed, .rejected:
+            case .failed, .rejected, .quarantined:
                 problems.append("\(record.name) \(record.state.rawValue)\(reason)")
+            case _ where record.state.isLoaded && record.refusedArrival != nil:
+                problems.append("\(record.name): a bundle that arrived was refused: \(record.refusedArrival?.message ?? "")")
+            case .applied where record.descriptor.notAfter.map { $0 <= now } == true:
+                let notAfter = record.descriptor.notAfter.map(RFC3339.string(from:)) ?? ""
+                problems.append("\(record.name) expired at \(notAfter) and is still applied (not reverted); ship a newer bundle")
             case .pending where now >= record.since + policy.settleTimeout:
                 problems.append("\(record.name) pending for longer than settle_timeout\(reason)")
             case .applying, .reverting:

@@ -9,10 +9,34 @@ public struct PatchLedger: Codable, Sendable, Equatable {
     /// Oldest first, at most ``historyLimit`` entries.
     public internal(set) var history: [HistoryEntry] = []
     var lastSequence = 0
+    /// The highest manifest `sequence` verified for each patch name, kept when the record goes:
+    /// a bundle with a lower one is an older bundle replayed.
+    public internal(set) var highestSequence: [String: Int] = [:]
+    /// The daemon's last clean stop: a boot that ended without one soon after an enable
+    /// quarantines the patch.
+    public internal(set) var lastCleanStop: CleanStop?
 
     public static let historyLimit = 1000
 
     public init() {}
+
+    /// Which boot the daemon last stopped cleanly in, and when.
+    public struct CleanStop: Codable, Sendable, Equatable {
+        public var bootID: String
+        public var at: Date
+    }
+
+    private enum CodingKeys: String, CodingKey { case records, history, lastSequence, highestSequence, lastCleanStop }
+
+    /// State files written before the rollout fields lack them.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        records = try container.decode([String: PatchRecord].self, forKey: .records)
+        history = try container.decode([HistoryEntry].self, forKey: .history)
+        lastSequence = try container.decode(Int.self, forKey: .lastSequence)
+        highestSequence = try container.decodeIfPresent([String: Int].self, forKey: .highestSequence) ?? [:]
+        lastCleanStop = try container.decodeIfPresent(CleanStop.self, forKey: .lastCleanStop)
+    }
 
     public subscript(name: String) -> PatchRecord? { records[name] }
 
@@ -59,8 +83,19 @@ public struct PatchLedger: Codable, Sendable, Equatable {
         }
         let sameManifest = existing.descriptor.manifestDigest == incoming.manifestDigest
         if existing.state.isLoaded {
-            if case .verified = arrival, !sameManifest, existing.heldUpgrade?.manifestDigest != incoming.manifestDigest {
-                update(incoming.name) { $0.heldUpgrade = incoming }
+            switch arrival {
+            case .verified where sameManifest:
+                update(incoming.name) { $0.refusedArrival = nil }
+            case .verified:
+                update(incoming.name) {
+                    $0.refusedArrival = nil
+                    if $0.heldUpgrade?.manifestDigest != incoming.manifestDigest { $0.heldUpgrade = incoming }
+                }
+            case .rejected(_, let reason):
+                // The loaded one stays; what arrived is reported with it.
+                update(incoming.name) { $0.refusedArrival = reason }
+            case .incomplete:
+                break
             }
             return []
         }
@@ -68,7 +103,7 @@ public struct PatchLedger: Codable, Sendable, Equatable {
         // degraded) until its files change into something that verifies or fails otherwise.
         if existing.state == .rejected, case .incomplete = arrival { return [] }
         switch existing.state {
-        case .failed, .reverted, .superseded:
+        case .failed, .reverted, .superseded, .halted, .quarantined:
             if sameManifest { return [] }
         case .pending, .staged:
             // Still waiting, or still staged: a new detail is not a new state.
@@ -126,7 +161,11 @@ public struct PatchLedger: Codable, Sendable, Equatable {
         switch record.state {
         case .applied, .applying:
             return
-        case .staged, .failed, .reverted, .superseded:
+        case .halted:
+            throw .invalidState(
+                name: name, state: record.state,
+                reason: "\(record.reason?.message ?? "a halt file stops it"); remove the halt file from the patch directory to resume its rollout")
+        case .staged, .failed, .reverted, .superseded, .quarantined:
             if let release = record.descriptor.release, release != runningRelease {
                 throw .invalidState(
                     name: name, state: record.state,

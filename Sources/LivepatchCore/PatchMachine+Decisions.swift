@@ -78,18 +78,19 @@ extension PatchMachine {
 
     private mutating func apply(_ view: KernelView, _ out: inout Output, now: Date) -> Decision {
         var wake = [holdUntil, scanDue, unloadRetry.values.compactMap(\.next).filter { $0 != .distantFuture }.min()]
-            .compactMap { $0 }
+            .compactMap { $0 } + rolloutDeadlines()
         if let holdUntil, holdUntil <= now { self.holdUntil = nil }
         for record in ordered {
             switch record.state {
             case .pending:
                 wake.append(record.since + policy.settleTimeout)
-            case .staged, .failed, .reverted, .superseded:
-                guard unsupportedReason == nil, record.descriptor.release == release, record.descriptor.storedModulePath != nil
+            case .staged, .failed, .reverted, .superseded, .quarantined:
+                // The kill switch: nothing is loaded, not even what a reboot took out.
+                guard policy.apply != .off, unsupportedReason == nil, record.descriptor.release == release,
+                    record.descriptor.storedModulePath != nil
                 else { continue }
                 if !record.desired {
-                    guard record.state == .staged, policy.apply == .auto, record.disabledOutside == nil else { continue }
-                    let due = record.since + policy.applyDelay
+                    guard let due = autoApplyAt(record) else { continue }
                     guard now >= due else {
                         wake.append(due)
                         continue
@@ -122,7 +123,7 @@ extension PatchMachine {
             out.note(.willSupersede(name, others: others.map(\.name).sorted()))
         }
         // The record says whose module this is before the kernel has it: saved before the step.
-        out.change(ledger.beginApply(name, now: now))
+        out.change(ledger.beginApply(name, bootID: bootID, now: now))
         return .perform(.load(name, modulePath: modulePath))
     }
 

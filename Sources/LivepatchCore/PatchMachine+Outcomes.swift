@@ -5,9 +5,22 @@ import LivepatchAPI
 /// step it asked for ended.
 extension PatchMachine {
     mutating func record(_ scan: DirectoryScan, _ out: inout Output, now: Date) {
-        for arrival in scan.arrivals { out.changes(ledger.arrive(noted(arrival), now: now)) }
+        for arrival in scan.arrivals {
+            let arrival = gate(noted(arrival), now: now)
+            if case .verified(let descriptor, _) = arrival { ledger.noteSequence(descriptor) }
+            let refusedBefore = ledger[arrival.descriptor.name]?.refusedArrival
+            out.changes(ledger.arrive(arrival, now: now))
+            if let record = ledger[arrival.descriptor.name], record.state.isLoaded, let refused = record.refusedArrival,
+                refused != refusedBefore
+            {
+                out.note(.arrivalRefused(record.name, reason: refused))
+            }
+        }
         for name in ledger.forgetRemoved(keeping: scan.manifestFiles) { out.note(.manifestRemoved(name)) }
         scanDue = scan.recheckAt
+        if scan.haltProblems != haltProblems, !scan.haltProblems.isEmpty { out.note(.haltProblems(scan.haltProblems)) }
+        halts = scan.halts
+        haltProblems = scan.haltProblems
     }
 
     /// A verified patch for another kernel is staged for it; the reason says so.
@@ -170,9 +183,11 @@ extension PatchMachine {
             case (.foreign, nil):
                 ledger.forget(name)
             case (.staged, let patch?), (.failed, let patch?), (.reverted, let patch?), (.pending, let patch?),
-                (.rejected, let patch?):
+                (.rejected, let patch?), (.halted, let patch?), (.quarantined, let patch?):
                 guard patch.enabled else { continue }
-                if record.descriptor.storedModulePath != nil && [.staged, .reverted, .failed].contains(record.state) {
+                if record.descriptor.storedModulePath != nil
+                    && [.staged, .reverted, .failed, .halted, .quarantined].contains(record.state)
+                {
                     // Ours, loaded by hand or before a state save was lost: the daemon does not
                     // take out what nobody asked it to.
                     out.change(ledger.foundEnabled(name, functions: patch.functions, now: now))

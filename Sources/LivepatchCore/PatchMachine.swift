@@ -20,6 +20,9 @@ public struct PatchMachine: Sendable {
     public let release: String
     /// Why nothing can be applied on this kernel (no livepatch support), or nil.
     public let unsupportedReason: String?
+    /// `/proc/sys/kernel/random/boot_id`: which boot enables are recorded in (quarantine); nil
+    /// when unreadable (then nothing is quarantined).
+    public let bootID: String?
 
     /// The kernel as last read; nil before the first read.
     var kernel: KernelView?
@@ -47,12 +50,19 @@ public struct PatchMachine: Sendable {
     /// Nothing is loaded before then: the state could not be saved before a load.
     var holdUntil: Date?
     public internal(set) var isReady = false
+    /// Enables of an earlier boot are judged once, before anything is applied.
+    var needsBootCheck = true
+    /// The verified halt files in the patch directory now.
+    public internal(set) var halts: [VerifiedHalt] = []
+    /// Halt files that did not verify, one line each, for the status.
+    public internal(set) var haltProblems: [String] = []
 
-    public init(ledger: PatchLedger, policy: Policy, release: String, unsupportedReason: String?) {
+    public init(ledger: PatchLedger, policy: Policy, release: String, unsupportedReason: String?, bootID: String? = nil) {
         self.ledger = ledger
         self.policy = policy
         self.release = release
         self.unsupportedReason = unsupportedReason
+        self.bootID = bootID
     }
 
     // MARK: - Vocabulary
@@ -67,6 +77,8 @@ public struct PatchMachine: Sendable {
         /// `lpclient rescan`, a reload: read the kernel and the directory again.
         case rescanRequested
         case policyChanged(Policy)
+        /// The daemon stops cleanly (SIGTERM): remembered, so the next boot does not quarantine.
+        case stopping
     }
 
     /// One thing the worker does, one at a time.
@@ -164,6 +176,10 @@ public struct PatchMachine: Sendable {
         case manifestRemoved(String)
         case disabledOutside(String)
         case notRecorded(String, detail: String)
+        /// A bundle for a loaded patch was refused; the loaded one stays.
+        case arrivalRefused(String, reason: PatchReason)
+        case haltReverts(String, file: String)
+        case haltProblems([String])
     }
 
     public struct DirectoryScan: Sendable, Equatable {
@@ -173,10 +189,18 @@ public struct PatchMachine: Sendable {
         public var manifestFiles: Set<String>
         /// A file was still being written: read again then.
         public var recheckAt: Date?
-        public init(arrivals: [PatchLedger.Arrival], manifestFiles: Set<String>, recheckAt: Date?) {
+        /// Every halt file that verified, and why the others did not.
+        public var halts: [VerifiedHalt]
+        public var haltProblems: [String]
+        public init(
+            arrivals: [PatchLedger.Arrival], manifestFiles: Set<String>, recheckAt: Date?, halts: [VerifiedHalt] = [],
+            haltProblems: [String] = []
+        ) {
             self.arrivals = arrivals
             self.manifestFiles = manifestFiles
             self.recheckAt = recheckAt
+            self.halts = halts
+            self.haltProblems = haltProblems
         }
     }
 
@@ -200,9 +224,12 @@ public struct PatchMachine: Sendable {
 
     public mutating func handle(_ event: Event, now: Date) -> [Action] {
         var out = Output(before: ledger)
+        checkBoot(&out, now: now)
         switch event {
         case .tick:
             break
+        case .stopping:
+            if let bootID { ledger.cleanStop(bootID: bootID, now: now) }
         case .policyChanged(let policy):
             self.policy = policy
         case .rescanRequested:
@@ -215,6 +242,7 @@ public struct PatchMachine: Sendable {
             finish(finished, outcome, &out, now: now)
         }
         out.changes(ledger.settle(now: now, settleTimeout: policy.settleTimeout))
+        enforceRollout(&out, now: now)
         decide(&out, now: now)
         return out.actions(after: ledger)
     }
@@ -222,6 +250,11 @@ public struct PatchMachine: Sendable {
     /// `Apply(name)`: wanted from now on; the answer comes as its state changes.
     public mutating func requestApply(_ name: String, now: Date) throws(PatchLedger.RequestError) -> [Action] {
         if let unsupportedReason, ledger[name] != nil { throw .notSupported(reason: unsupportedReason) }
+        if policy.apply == .off, let record = ledger[name], !record.state.isLoaded {
+            throw .invalidState(
+                name: name, state: record.state,
+                reason: "applying is off (\(policy.applyOffSource ?? "apply = \"off\"")): nothing is applied until it is turned on")
+        }
         var out = Output(before: ledger)
         try ledger.requestApply(name, runningRelease: release)
         decide(&out, now: now)

@@ -29,6 +29,11 @@ public struct PatchReason: Sendable, Equatable, CustomStringConvertible {
         case unreadableModule = "unreadable-module"
         case storeFailed = "store-failed"
         case settleTimeout = "settle-timeout"
+        // Rollout safety, decided by the machine from what verified.
+        case downgrade
+        case expired
+        case halted
+        case quarantined
         // Waiting, on purpose or not.
         case waitingForFiles = "waiting-for-files"
         case otherKernel = "other-kernel"

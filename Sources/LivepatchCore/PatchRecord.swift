@@ -28,6 +28,12 @@ public struct PatchRecord: Codable, Sendable, Equatable {
     /// When the patch was found disabled by someone else (`echo 0 > enabled`) with its module
     /// left loaded: not applied again, and its module not touched, until an operator applies it.
     public var disabledOutside: Date?
+    /// The last enable, saved before the load: a boot that ends within `quarantine_window` of it
+    /// without a clean stop of the daemon quarantines the patch at the next start.
+    public var lastEnable: EnableMark?
+    /// A bundle of this name that arrived while this one is loaded and was refused (an older one
+    /// replayed, a bad signature): reported, the loaded one stays.
+    public var refusedArrival: PatchReason?
 
     public var name: String { descriptor.name }
 
@@ -60,6 +66,12 @@ public struct PatchDescriptor: Codable, Sendable, Equatable {
     public var functions: [String]
     /// The manifest's file name in the patch directory.
     public var manifestFile: String?
+    /// The manifest's `sequence`: a lower one than already seen for this name is refused.
+    public var sequence: Int?
+    /// When its rollout starts (`released`, else `created`).
+    public var released: Date?
+    /// It expires then (`not_after`).
+    public var notAfter: Date?
 
     public init(
         name: String, version: String = "", sha256: String = "", manifestDigest: String = "",
@@ -82,3 +94,16 @@ public struct PatchDescriptor: Codable, Sendable, Equatable {
     }
 }
 
+
+/// Which boot enabled a patch, and when; `survived` once `quarantine_window` passed in that boot.
+public struct EnableMark: Codable, Sendable, Equatable {
+    public var bootID: String
+    public var at: Date
+    public var survived: Bool
+
+    public init(bootID: String, at: Date, survived: Bool = false) {
+        self.bootID = bootID
+        self.at = at
+        self.survived = survived
+    }
+}

@@ -7,6 +7,15 @@ public enum RFC3339 {
         Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
     }
 
+    /// The instant `text` names, with or without fractional seconds and in any offset; nil when
+    /// it is not RFC 3339.
+    public static func date(from text: String) -> Date? {
+        guard isValid(text) else { return nil }
+        let normalized = text.uppercased()
+        return (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(normalized))
+            ?? (try? Date.ISO8601FormatStyle().parse(normalized))
+    }
+
     public static func isValid(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         var index = 0

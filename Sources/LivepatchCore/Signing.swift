@@ -17,6 +17,8 @@ public enum SignatureError: Error, Sendable, Equatable, CustomStringConvertible 
     /// Not exactly one line of base64 (`what` is "signature", "public key" or "private key").
     case notBase64(what: String)
     case wrongLength(what: String, bytes: Int, expected: Int)
+    /// Made by a key listed in the keys directory's `revoked` file.
+    case revokedKey(String)
 
     public var description: String {
         switch self {
@@ -28,6 +30,8 @@ public enum SignatureError: Error, Sendable, Equatable, CustomStringConvertible 
             "the \(what) is not one line of base64"
         case .wrongLength(let what, let bytes, let expected):
             "the \(what) decodes to \(bytes) bytes instead of \(expected)"
+        case .revokedKey(let name):
+            "it was made by the key \(name), which is revoked (listed in the keys directory's revoked file)"
         }
     }
 }
@@ -108,9 +112,12 @@ public struct SigningKey: Sendable {
 /// The public keys a signature may come from, by name.
 public struct TrustedKeys: Sendable, Equatable {
     public private(set) var keys: [PublicKey]
+    /// Keys that no longer verify anything; kept to say so when a signature is theirs.
+    public private(set) var revoked: [PublicKey]
 
-    public init(_ keys: [PublicKey] = []) {
+    public init(_ keys: [PublicKey] = [], revoked: [PublicKey] = []) {
         self.keys = keys.sorted { $0.name < $1.name }
+        self.revoked = revoked.sorted { $0.name < $1.name }
     }
 
     public var isEmpty: Bool { keys.isEmpty }
@@ -119,6 +126,7 @@ public struct TrustedKeys: Sendable, Equatable {
     /// - Returns: the name of the key that made the signature.
     public func verify(signatureFile: [UInt8], of manifest: [UInt8]) throws(SignatureError) -> String {
         let signature = try decodeOneLineBase64(signatureFile, what: "signature", length: 64)
+        if let key = revoked.first(where: { $0.isValidSignature(signature, of: manifest) }) { throw .revokedKey(key.name) }
         guard !keys.isEmpty else { throw .noTrustedKeys }
         guard let key = keys.first(where: { $0.isValidSignature(signature, of: manifest) }) else {
             throw .noTrustedKeyMatched(tried: keys.map(\.name))

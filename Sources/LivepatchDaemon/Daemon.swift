@@ -36,7 +36,7 @@ public final class Daemon: Service {
             atPath: configuration.stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         stateLock = try Self.lockStateDirectory(configuration)
         engine = try PatchEngine(
-            backend: backend, policy: configuration.policy, scanner: scanner,
+            backend: backend, policy: Self.effectivePolicy(configuration, boot: backend.boot(), logger: logger), scanner: scanner,
             stateFile: StateFile(stateDirectory: configuration.stateDir), logger: logger)
         metrics = PatchMetrics(
             source: .init(status: { [engine] in await engine.status() }, patches: { [engine] in await engine.list() }),
@@ -88,6 +88,31 @@ public final class Daemon: Service {
                 KernelBackend()
             }
         return Failpoint.isActive ? FailpointBackend(wrapped: backend) : backend
+    }
+
+    /// The configured policy, with what only this host and this boot know: the machine id the
+    /// rollout waves derive from, and the boot kill switch (`livepatchd.apply=off` on the kernel
+    /// command line wins over the config).
+    static func effectivePolicy(_ configuration: Configuration, boot: BootInfo, logger: Logger) -> Policy {
+        var policy = configuration.policy
+        if boot.applyOff {
+            policy.apply = .off
+            policy.applyOffSource = "livepatchd.apply=off on the kernel command line"
+        } else if policy.apply == .off {
+            policy.applyOffSource = "apply = \"off\" in the configuration"
+        }
+        if policy.rollout.waves > 1 && policy.rollout.pinnedWave == nil {
+            let file = configuration.machineIDFile
+            let text = (try? SafeFile.read(path: file, limit: 4096)).map { String(decoding: $0, as: UTF8.self) }
+            let id = text?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            if id.isEmpty {
+                logger.warning(
+                    "cannot read a machine id from \(file): this host takes the last rollout wave for every patch; set machine_id_file, or pin rollout_wave")
+            } else {
+                policy.rollout.machineID = id
+            }
+        }
+        return policy
     }
 
     static func makeVerifier(_ configuration: Configuration, logger: Logger) throws -> BundleVerifier {
@@ -162,6 +187,7 @@ public final class Daemon: Service {
                 try? await gracefulShutdown()
                 self.logger.event(.stopping, "stopping")
                 _ = try? self.notifier.notify(.stopping)
+                await self.engine.stop()
                 // The server drains on the same signal: calls already made are answered first.
                 await self.server.waitUntilClosed()
                 throw CancellationError()
@@ -224,7 +250,7 @@ public final class Daemon: Service {
             do {
                 let fresh = try ConfigLoader.load(configPath: configPath, overrides: overrides)
                 await scanner.update(verifier: try Self.makeVerifier(fresh, logger: logger))
-                await engine.update(policy: fresh.policy)
+                await engine.update(policy: Self.effectivePolicy(fresh, boot: backend.boot(), logger: logger))
                 if fresh.patchDir != configuration.patchDir || fresh.stateDir != configuration.stateDir
                     || fresh.socket != configuration.socket || fresh.backend != configuration.backend
                 {

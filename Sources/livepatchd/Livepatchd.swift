@@ -45,7 +45,7 @@ struct Livepatchd: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Directory for the store and the state file.", valueName: "dir")) var stateDir: String?
     @Option(help: ArgumentHelp("Path of the Varlink control socket.", valueName: "path")) var socket: String?
     @Option(help: ArgumentHelp("Directory of trusted *.pub keys.", valueName: "dir")) var keysDir: String?
-    @Option(help: ArgumentHelp("auto or manual.", valueName: "mode")) var apply: String?
+    @Option(help: ArgumentHelp("auto, manual or off (verify and report, apply nothing).", valueName: "mode")) var apply: String?
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String?
 

@@ -12,6 +12,13 @@ struct Create: ParsableCommand {
             vermagic release the default --kernel. Writes DIR/NAME.json, DIR/NAME.json.sig and
             a copy of the module (unless DIR already holds it). A module without livepatch=Y
             is refused: livepatchd would reject it.
+
+            Rollout: hosts apply the patch no earlier than --released plus their wave times
+            rollout_bake (see livepatchd.toml(5)). --sequence must grow with every bundle of a
+            name: a host refuses a bundle whose sequence is lower than one it has verified (an
+            older bundle replayed). By default it is --released in seconds since 1970, so a
+            later bundle gets a higher one without anyone counting; give it explicitly only if
+            you keep counting yourself for this name from then on.
             """
     )
 
@@ -36,8 +43,29 @@ struct Create: ParsableCommand {
     @Option(help: "One line for operators.")
     var description: String = ""
 
+    @Option(help: "Increases with every bundle of this name (default: --released in seconds since 1970).")
+    var sequence: Int?
+
+    @Option(help: ArgumentHelp("When the rollout starts, RFC 3339 (default: now).", valueName: "time"))
+    var released: String?
+
+    @Option(help: ArgumentHelp("The bundle expires then, RFC 3339: hosts reject it when it arrives later.", valueName: "time"))
+    var notAfter: String?
+
     @Option(help: "Directory to write the bundle into (created if missing).")
     var out: String
+
+    func validate() throws {
+        for (flag, value) in [("--released", released), ("--not-after", notAfter)] {
+            if let value, !RFC3339.isValid(value) {
+                throw ValidationError("\(flag) must be an RFC 3339 time such as 2026-12-03T10:00:00Z, got \"\(value)\"")
+            }
+        }
+        if let sequence, sequence < 0 { throw ValidationError("--sequence must be 0 or more, got \(sequence)") }
+        if let released, let notAfter, let start = RFC3339.date(from: released), let end = RFC3339.date(from: notAfter), end <= start {
+            throw ValidationError("--not-after (\(notAfter)) must be later than --released (\(released))")
+        }
+    }
 
     @OptionGroup var output: OutputOptions
 
@@ -69,10 +97,13 @@ struct Create: ParsableCommand {
             throw Failure("\(key): \(error)")
         }
 
+        let now = Date()
+        let releasedAt = released.flatMap(RFC3339.date(from:)) ?? now
         let manifest = Manifest(
             name: name, version: version, module: moduleFile, sha256: sha256Hex(moduleBytes),
             kernels: kernels.isEmpty ? [release] : kernels, replace: replace, description: description,
-            fixes: fixes, created: Manifest.timestamp(Date()))
+            fixes: fixes, created: Manifest.timestamp(now), sequence: sequence ?? Int(releasedAt.timeIntervalSince1970),
+            released: released ?? Manifest.timestamp(now), notAfter: notAfter)
         let bytes = [UInt8](manifest.encoded())
         // What the daemon will parse must be exactly what was meant: check it the same way.
         do {
@@ -101,6 +132,8 @@ struct Create: ParsableCommand {
         } else {
             print("wrote \(manifestPath), \(manifestPath).sig and \(out)/\(moduleFile)")
             print("patch \(name) version \(version) for \(manifest.kernels.joined(separator: ", ")), module sha256 \(manifest.sha256)")
+            let expiry = manifest.notAfter.map { ", expires \($0)" } ?? ""
+            print("sequence \(manifest.sequence), released \(manifest.released ?? manifest.created)\(expiry)")
         }
     }
 }

@@ -19,12 +19,15 @@ struct LPBundle: ParsableCommand {
               cp out/* /var/lib/livepatchd/incoming/
             or, through a fleet's apt repository:
               lpbundle deb out/livepatch_fix.json --out pool/    # livepatch-fix_1_all.deb
+            and, if the canary hosts show a problem, before the next wave:
+              lpbundle halt livepatch_fix --reason "oops on canaries" --key ~/keys/release.key --out halt/
+              cp halt/* /var/lib/livepatchd/incoming/
 
             Key files are one line of base64: NAME.pub the raw 32-byte Ed25519 public key,
             NAME.key the raw 32-byte private key (mode 0600; keep it off the hosts).
             `verify` runs the daemon's own verifier, so its answer is the daemon's.
             """,
-        subcommands: [Keygen.self, Create.self, Verify.self, Inspect.self, Deb.self]
+        subcommands: [Keygen.self, Create.self, Verify.self, Inspect.self, Deb.self, HaltCommand.self]
     )
 }
 

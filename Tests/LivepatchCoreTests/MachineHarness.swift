@@ -29,6 +29,10 @@ struct MachineHarness {
     /// What the directory holds: the next scan reports these arrivals and manifest files.
     var pendingArrivals: [PatchLedger.Arrival] = []
     var manifestFiles: Set<String> = []
+    /// The halt files in the directory: every scan reports all of them.
+    var halts: [VerifiedHalt] = []
+    /// Boots so far: each reboot is a new boot id.
+    var boots = 1
 
     var steps: [PatchMachine.Step] = []
     var changes: [StateChange] = []
@@ -45,7 +49,7 @@ struct MachineHarness {
         _ arrivals: PatchLedger.Arrival..., policy: Policy = Policy(), ledger: PatchLedger = PatchLedger(),
         release: String = testRelease, unsupported: String? = nil
     ) {
-        machine = PatchMachine(ledger: ledger, policy: policy, release: release, unsupportedReason: unsupported)
+        machine = PatchMachine(ledger: ledger, policy: policy, release: release, unsupportedReason: unsupported, bootID: "boot-1")
         drop(arrivals)
     }
 
@@ -64,7 +68,7 @@ struct MachineHarness {
     /// `lpclient rescan` after the directory changed: the kernel and the directory read again.
     mutating func rescan() {
         send(.rescanRequested)
-        send(.scanned(.init(arrivals: pendingArrivals, manifestFiles: manifestFiles, recheckAt: nil)))
+        send(.scanned(.init(arrivals: pendingArrivals, manifestFiles: manifestFiles, recheckAt: nil, halts: halts)))
         pendingArrivals = []
         run()
     }
@@ -153,7 +157,7 @@ struct MachineHarness {
             if until > now { now = until }
             return .kernel(view())
         case .scan:
-            let scan = PatchMachine.DirectoryScan(arrivals: pendingArrivals, manifestFiles: manifestFiles, recheckAt: nil)
+            let scan = PatchMachine.DirectoryScan(arrivals: pendingArrivals, manifestFiles: manifestFiles, recheckAt: nil, halts: halts)
             pendingArrivals = []
             return .scanned(scan)
         case .load(let name, _):
@@ -206,20 +210,23 @@ struct MachineHarness {
         patches[name] = KernelPatch(name: name, enabled: true, inTransition: inTransition, functions: functions)
     }
 
-    mutating func reboot() {
+    /// The machine boots again: after a clean shutdown (the daemon stopped by the service
+    /// manager first) or a crash.
+    mutating func reboot(clean: Bool = true) {
+        if clean { send(.stopping) }
         patches = [:]
         modules = []
         stalled = []
-        let ledger = machine.ledger
-        machine = PatchMachine(ledger: ledger, policy: machine.policy, release: machine.release, unsupportedReason: machine.unsupportedReason)
-        ready = false
-        asked = nil
+        boots += 1
+        restart()
     }
 
     /// The daemon restarts; the kernel keeps what it has.
     mutating func restart() {
         let ledger = machine.ledger
-        machine = PatchMachine(ledger: ledger, policy: machine.policy, release: machine.release, unsupportedReason: machine.unsupportedReason)
+        machine = PatchMachine(
+            ledger: ledger, policy: machine.policy, release: machine.release, unsupportedReason: machine.unsupportedReason,
+            bootID: "boot-\(boots)")
         ready = false
         asked = nil
     }
@@ -254,14 +261,16 @@ struct MachineHarness {
 /// A verified patch for the running kernel, as the scanner reports it.
 func verified(
     _ name: String, functions: [String] = [], replace: Bool = false, release: String = testRelease, digest: String? = nil,
-    version: String = "1"
+    version: String = "1", sequence: Int? = nil, released: Date? = nil, notAfter: Date? = nil, sha256: String? = nil
 ) -> PatchLedger.Arrival {
-    .verified(
-        PatchDescriptor(
-            name: name, version: version, sha256: String(repeating: "a", count: 64), manifestDigest: digest ?? "m-\(name)",
-            kernels: [release], replace: replace, release: release, storedModulePath: "/store/\(digest ?? name)/\(name).ko",
-            functions: functions, manifestFile: "\(name).json"),
-        note: nil)
+    var descriptor = PatchDescriptor(
+        name: name, version: version, sha256: sha256 ?? String(repeating: "a", count: 64), manifestDigest: digest ?? "m-\(name)",
+        kernels: [release], replace: replace, release: release, storedModulePath: "/store/\(digest ?? name)/\(name).ko",
+        functions: functions, manifestFile: "\(name).json")
+    descriptor.sequence = sequence
+    descriptor.released = released
+    descriptor.notAfter = notAfter
+    return .verified(descriptor, note: nil)
 }
 
 func ledger(_ arrivals: PatchLedger.Arrival...) -> PatchLedger {

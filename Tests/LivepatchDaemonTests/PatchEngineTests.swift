@@ -26,6 +26,8 @@ final class RecordingBackend: PatchBackend, Sendable {
         KernelSupport(release: release, livepatch: true, ftrace: true, lockdown: "none", signatureEnforced: false, taint: 0, simulated: true)
     }
 
+    func boot() -> BootInfo { BootInfo(id: "test-boot", commandLine: "") }
+
     var calls: [String] { state.withLock { $0.calls } }
     func failReads(_ errno: Int32?) { state.withLock { $0.readErrno = errno } }
 

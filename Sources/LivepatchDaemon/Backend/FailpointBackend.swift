@@ -11,6 +11,7 @@ struct FailpointBackend: PatchBackend {
     var kind: String { wrapped.kind }
     var release: String { wrapped.release }
     func support() -> KernelSupport { wrapped.support() }
+    func boot() -> BootInfo { wrapped.boot() }
     func read() async throws(BackendError) -> KernelView { try await wrapped.read() }
 
     func load(modulePath: String, name: String) async throws(BackendError) {

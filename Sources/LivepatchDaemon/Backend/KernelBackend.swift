@@ -25,6 +25,10 @@ public struct KernelBackend: PatchBackend {
 
     var livepatchRoot: String { "\(sysfsRoot)/kernel/livepatch" }
 
+    public func boot() -> BootInfo {
+        BootInfo.read(bootIDFile: "\(procRoot)/sys/kernel/random/boot_id", commandLineFile: "\(procRoot)/cmdline")
+    }
+
     public func support() -> KernelSupport {
         KernelSupportProbe(sysfsRoot: sysfsRoot, procRoot: procRoot).probe(release: release, simulated: false)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import LivepatchAPI
 import LivepatchCore
+import LivepatchSystem
 
 /// The kernel as the engine drives it: the thinnest surface both the real kernel
 /// (libkmod + /sys/kernel/livepatch) and the simulated kernel implement.
@@ -10,6 +11,8 @@ public protocol PatchBackend: Sendable {
     /// The release patches must be built for.
     var release: String { get }
     func support() -> KernelSupport
+    /// This boot's id and kernel command line, read once at start.
+    func boot() -> BootInfo
     /// Every livepatch in `/sys/kernel/livepatch` (enabled, or disabled and still in transition)
     /// and the loaded modules. What cannot be read is an error, never an absence.
     func read() async throws(BackendError) -> KernelView
@@ -51,5 +54,31 @@ public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible 
     /// As the state machine sees a failed step.
     public var stepError: PatchMachine.StepError {
         PatchMachine.StepError(message, errno: errno, kernelMessages: kernelMessages)
+    }
+}
+
+/// What identifies this boot and what it was started with.
+public struct BootInfo: Sendable, Equatable {
+    /// `/proc/sys/kernel/random/boot_id`; nil when unreadable (then nothing is quarantined).
+    public var id: String?
+    /// `/proc/cmdline`; nil when unreadable.
+    public var commandLine: String?
+
+    public init(id: String?, commandLine: String?) {
+        self.id = id
+        self.commandLine = commandLine
+    }
+
+    /// `livepatchd.apply=off` among the kernel's parameters: the boot kill switch.
+    public var applyOff: Bool {
+        commandLine?.split(whereSeparator: \.isWhitespace).contains("livepatchd.apply=off") ?? false
+    }
+
+    static func read(bootIDFile: String, commandLineFile: String) -> BootInfo {
+        func text(_ path: String) -> String? {
+            (try? SafeFile.read(path: path, limit: 64 * 1024)).map { String(decoding: $0, as: UTF8.self) }
+        }
+        let id = text(bootIDFile)?.trimmingCharacters(in: .whitespacesAndNewlines)
+        return BootInfo(id: id?.isEmpty == false ? id : nil, commandLine: text(commandLineFile))
     }
 }

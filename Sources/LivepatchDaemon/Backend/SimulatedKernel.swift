@@ -16,6 +16,9 @@ import LivepatchSystem
 ///   The backend picks what concerns NAME out of them as the kernel backend does from the journal.
 /// - `inject/fail-read`: while not empty, reading the kernel's state fails (EIO), like an
 ///   unreadable sysfs.
+/// - `boot_id`: this boot's id, made at the first start; a test "reboots" the simulated kernel by
+///   removing it with `modules/`.
+/// - `cmdline`: the kernel command line (`livepatchd.apply=off`); none when missing.
 /// - `load.log`: one line per successful load (module name), so tests can prove nothing was
 ///   loaded twice.
 /// - `.lock`: serializes the daemon and test tools that inject or load by hand.
@@ -40,6 +43,16 @@ public struct SimulatedKernel: PatchBackend {
                 throw BackendError("create", root, "cannot create the simulated kernel directory: \(error)")
             }
         }
+    }
+
+    public func boot() -> BootInfo {
+        let file = "\(root)/boot_id"
+        if !FileManager.default.fileExists(atPath: file) {
+            try? AtomicFile.write(Array((UUID().uuidString.lowercased() + "\n").utf8), to: file, mode: 0o644)
+        }
+        var info = BootInfo.read(bootIDFile: file, commandLineFile: "\(root)/cmdline")
+        if info.commandLine == nil { info.commandLine = "" }
+        return info
     }
 
     public func support() -> KernelSupport {

@@ -4,6 +4,7 @@ import LivepatchCore
 enum ConfigValue: Sendable {
     case string(String)
     case bool(Bool)
+    case integer(Int)
     /// Any other TOML type, kept only to say what was found.
     case other(type: String, text: String)
 
@@ -12,6 +13,7 @@ enum ConfigValue: Sendable {
         switch self {
         case .string(let text): "\"\(text)\""
         case .bool(let value): "boolean \(value)"
+        case .integer(let value): "integer \(value)"
         case .other(let type, let text): "\(type) \(text)"
         }
     }
@@ -40,6 +42,11 @@ enum ConfigKey: String, CaseIterable, Sendable {
     case requireSignature = "require_signature"
     case maxModuleSize = "max_module_size"
     case settleTimeout = "settle_timeout"
+    case rolloutWaves = "rollout_waves"
+    case rolloutBake = "rollout_bake"
+    case rolloutWave = "rollout_wave"
+    case machineIDFile = "machine_id_file"
+    case quarantineWindow = "quarantine_window"
     case logLevel = "log_level"
 
     /// The `livepatchd` flag that overrides this key.
@@ -88,6 +95,17 @@ enum ConfigKey: String, CaseIterable, Sendable {
             if size == 0 { throw ConfigProblem(kind: .invalidValue, message: "must be greater than 0, got \(value.shown)") }
             config.policy.maxModuleSize = size
         case .settleTimeout: config.policy.settleTimeout = try duration(value)
+        case .rolloutWaves: config.policy.rollout.waves = try integer(value, in: 1...1000)
+        case .rolloutBake: config.policy.rollout.bake = try duration(value)
+        case .rolloutWave:
+            // "" derives the wave from the machine id again: a drop-in can undo a pin.
+            if case .string("") = value {
+                config.policy.rollout.pinnedWave = nil
+            } else {
+                config.policy.rollout.pinnedWave = try integer(value, in: 0...999)
+            }
+        case .machineIDFile: config.machineIDFile = try path(value, directory)
+        case .quarantineWindow: config.policy.quarantineWindow = try duration(value)
         case .logLevel: config.logLevel = try choice(value)
         }
     }
@@ -99,6 +117,20 @@ enum ConfigKey: String, CaseIterable, Sendable {
             throw ConfigProblem(kind: .wrongType, message: "expected \(expecting), got \(value.shown)")
         }
         return text
+    }
+
+    /// A TOML integer; a flag's string of digits counts as one.
+    private func integer(_ value: ConfigValue, in range: ClosedRange<Int>) throws(ConfigProblem) -> Int {
+        let number: Int
+        switch value {
+        case .integer(let n): number = n
+        case .string(let text) where Int(text) != nil: number = Int(text) ?? 0
+        default: throw ConfigProblem(kind: .wrongType, message: "expected an integer from \(range.lowerBound) to \(range.upperBound), got \(value.shown)")
+        }
+        guard range.contains(number) else {
+            throw ConfigProblem(kind: .invalidValue, message: "expected an integer from \(range.lowerBound) to \(range.upperBound), got \(value.shown)")
+        }
+        return number
     }
 
     private func bool(_ value: ConfigValue) throws(ConfigProblem) -> Bool {

@@ -129,6 +129,7 @@ extension ConfigValue {
         switch node.type {
         case .string: self = .string(node.string ?? "")
         case .bool: self = .bool(node.bool ?? false)
+        case .int: self = .integer(node.int ?? 0)
         default: self = .other(type: node.type.description, text: node.debugDescription)
         }
     }

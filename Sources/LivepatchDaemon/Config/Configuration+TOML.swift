@@ -42,6 +42,12 @@ extension Configuration {
         case .requireSignature: (String(policy.requireSignature), nil)
         case .maxModuleSize: (quoted(Units.formatSize(policy.maxModuleSize)), nil)
         case .settleTimeout: (quoted(Units.formatDuration(policy.settleTimeout)), nil)
+        case .rolloutWaves: (String(policy.rollout.waves), policy.rollout.waves == 1 ? "1: every host at once" : nil)
+        case .rolloutBake: (quoted(Units.formatDuration(policy.rollout.bake)), nil)
+        case .rolloutWave:
+            policy.rollout.pinnedWave.map { (String($0), nil) } ?? (quoted(""), "empty: derived from the machine id")
+        case .machineIDFile: (quoted(machineIDFile), nil)
+        case .quarantineWindow: (quoted(Units.formatDuration(policy.quarantineWindow)), nil)
         case .logLevel: (quoted(logLevel.rawValue), nil)
         }
     }

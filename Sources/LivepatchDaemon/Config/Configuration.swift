@@ -21,6 +21,8 @@ public struct Configuration: Sendable, Equatable {
     /// Prometheus text exposition for node_exporter's textfile collector; nil writes none.
     public var metricsFile: String? = nil
     public var policy: Policy = Policy()
+    /// Where the host's identity for rollout waves is read (`/etc/machine-id`).
+    public var machineIDFile: String = "/etc/machine-id"
     public var logLevel: LogLevel = .info
     /// The files this configuration was read from, in the order applied (for the start-up log);
     /// empty when only defaults and flags apply.

@@ -38,13 +38,15 @@ extension PatchEngine {
         case .reverted: .patchReverted
         case .superseded: .patchSuperseded
         case .foreign: .patchForeign
+        case .halted: .patchHalted
+        case .quarantined: .patchQuarantined
         }
     }
 
     static func level(_ state: PatchState) -> Logger.Level {
         switch state {
-        case .failed, .rejected: .error
-        case .applied, .reverted, .superseded, .foreign: .notice
+        case .failed, .rejected, .quarantined: .error
+        case .applied, .reverted, .superseded, .foreign, .halted: .notice
         default: .info
         }
     }
@@ -92,6 +94,17 @@ extension PatchEngine {
                 metadata: patch(name))
         case .notRecorded(let name, let detail):
             logger.error("\(name): not loaded: \(detail), and a load must be recorded first; retrying in 10s", metadata: patch(name))
+        case .arrivalRefused(let name, let reason):
+            var metadata = patch(name)
+            metadata[LivepatchField.reason] = "\(reason.message)"
+            metadata[LivepatchField.reasonCode] = "\(reason.code.rawValue)"
+            logger.event(
+                .patchRejected, "\(name): the applied version stays; a bundle that arrived was refused: \(reason.message)",
+                level: .error, metadata: metadata)
+        case .haltReverts(let name, let file):
+            logger.warning("\(name): \(file) halts its rollout and asks for a revert; reverting it", metadata: patch(name))
+        case .haltProblems(let problems):
+            for problem in problems { logger.error("\(problem)") }
         }
     }
 }

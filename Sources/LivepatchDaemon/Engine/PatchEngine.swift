@@ -36,7 +36,7 @@ public actor PatchEngine {
         self.logger = logger
         machine = PatchMachine(
             ledger: try stateFile.load(), policy: policy, release: backend.release,
-            unsupportedReason: backend.support().unsupportedReason)
+            unsupportedReason: backend.support().unsupportedReason, bootID: backend.boot().id)
     }
 
     /// The worker: reads the kernel and the patch directory, then carries out each step the
@@ -69,6 +69,9 @@ public actor PatchEngine {
     }
 
     public func update(policy: Policy) { feed(.policyChanged(policy)) }
+
+    /// A clean stop, remembered in the state: the next boot does not take it for a crash.
+    public func stop() { feed(.stopping) }
 
     // MARK: - Events in, actions out
 
@@ -180,7 +183,7 @@ public actor PatchEngine {
     /// The wire view of a record with what only the machine knows now: the sampled blocking
     /// tasks and, when given, the kernel's objects.
     func view(_ record: PatchRecord, objects: [String: [PatchObject]] = [:]) -> Patch {
-        var patch = machine.ledger.patch(record, blockingTasks: machine.blockers[record.name] ?? [])
+        var patch = machine.patch(record)
         if patch.state.isLoaded || patch.state == .superseded { patch.objects = objects[patch.name] ?? [] }
         return patch
     }
@@ -189,15 +192,14 @@ public actor PatchEngine {
 
     public func status() -> Status {
         let kernel = backend.support()
-        var summary = machine.ledger.summary(policy: machine.policy, kernel: kernel, now: Date())
-        if let problem = machine.kernelProblem { summary.problems.insert(problem, at: 0) }
+        let summary = machine.summary(kernel: kernel, now: Date())
         return Status(
             summary: summary.line, degraded: !summary.problems.isEmpty, problems: summary.problems,
             backend: backend.kind, apply: machine.policy.apply.rawValue, kernel: kernel, counts: machine.ledger.counts(),
             daemonVersion: LivepatchDaemonVersion.current)
     }
 
-    var statusLine: String { machine.ledger.summary(policy: machine.policy, kernel: backend.support(), now: Date()).line }
+    var statusLine: String { machine.summary(kernel: backend.support(), now: Date()).line }
 
     /// Every state change from now on. A client that does not read is disconnected by the
     /// control socket long before 4096 changes pile up; the engine's own followers never lag.

@@ -100,7 +100,19 @@ public actor PatchScanner {
             seen[file] = fingerprint
             arrivals.append(arrival)
         }
-        return (PatchMachine.DirectoryScan(arrivals: arrivals, manifestFiles: Set(files), recheckAt: recheckAt), seen)
+        // Halt files are a few hundred bytes: all of them are read every time, so the machine
+        // always holds the whole set and a removed one resumes its rollout.
+        var halts: [VerifiedHalt] = []
+        var haltProblems: [String] = []
+        for file in try BundleVerifier.haltFileNames(inDirectory: directory) {
+            switch verifier.verifyHalt(fileName: file) {
+            case .success(let halt): halts.append(halt)
+            case .failure(let problem): haltProblems.append(problem.description)
+            }
+        }
+        let scan = PatchMachine.DirectoryScan(
+            arrivals: arrivals, manifestFiles: Set(files), recheckAt: recheckAt, halts: halts, haltProblems: haltProblems)
+        return (scan, seen)
     }
 
     private static let writeGrace: TimeInterval = 2
@@ -149,6 +161,9 @@ extension PatchDescriptor {
         fixes = manifest.fixes
         replace = manifest.replace
         description = manifest.description.isEmpty ? nil : manifest.description
+        sequence = manifest.sequence
+        released = manifest.releaseDate
+        notAfter = manifest.expiryDate
     }
 }
 

@@ -6,7 +6,7 @@ import Logging
 public enum EventKind: String, CaseIterable, Sendable {
     case started, ready, reloaded, stopping, configError
     case patchPending, patchRejected, patchStaged, patchApplying, patchApplied, patchFailed
-    case patchReverting, patchReverted, patchSuperseded, patchForeign
+    case patchReverting, patchReverted, patchSuperseded, patchForeign, patchHalted, patchQuarantined
     case transitionBlocked, kernelUnsupported
 
     /// 128-bit id as 32 lowercase hex digits, generated once with `uuid.uuid4().hex`.
@@ -27,6 +27,8 @@ public enum EventKind: String, CaseIterable, Sendable {
         case .patchReverted: "ed2900cbbbfe4fa4acdd4f5ed45f9b64"
         case .patchSuperseded: "39f3453ce3414965a9e3aaa2fcaacd3a"
         case .patchForeign: "84279dc8b3574e2f8b2180dbaa9b458b"
+        case .patchHalted: "345cb61001b34375b12aa5599212b651"
+        case .patchQuarantined: "db028a0d5c7345d4acbd6bb8d06f65b2"
         case .transitionBlocked: "c70debdeadc24c64baad7019cdbf61b9"
         case .kernelUnsupported: "e31ad369d0dd491e87c4035fc996788c"
         }

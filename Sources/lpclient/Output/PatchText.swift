@@ -30,6 +30,9 @@ enum PatchText {
             ("State", style.paint(patch.state.rawValue, Style.tone(of: patch.state)) + " since \(TimeText.short(patch.since))"),
         ]
         if let reason = patch.reason { fields.append(("Reason", reason)) }
+        if let wave = patch.wave {
+            fields.append(("Rollout", "wave \(wave)" + (patch.applyAt.map { ", applies at \(TimeText.short($0))" } ?? "")))
+        }
         fields += [
             ("Desired", patch.desired ? "yes" : "no"),
             ("Replace", patch.replace ? "yes (cumulative: supersedes every other livepatch)" : "no"),

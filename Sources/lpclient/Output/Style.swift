@@ -32,9 +32,9 @@ struct Style {
     static func tone(of state: PatchState) -> Tone? {
         switch state {
         case .applied: .good
-        case .failed, .rejected: .bad
+        case .failed, .rejected, .quarantined: .bad
         case .pending, .applying, .reverting: .busy
-        case .reverted, .superseded, .foreign: .quiet
+        case .reverted, .superseded, .foreign, .halted: .quiet
         case .staged: nil
         }
     }

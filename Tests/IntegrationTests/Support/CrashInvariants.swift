@@ -60,7 +60,7 @@ struct CrashInvariants {
                 problems.append("\(patch.name): still \(patch.state.rawValue) (\(patch.reason ?? "")), the kernel has \(describe(module))")
             case .rejected:
                 problems.append("\(patch.name): rejected: \(patch.reason ?? "")")
-            case .staged, .reverted, .superseded, .failed:
+            case .staged, .reverted, .superseded, .failed, .halted, .quarantined:
                 if module?.registered == true {
                     problems.append("\(patch.name): reported \(patch.state.rawValue), the kernel has it registered: \(describe(module))")
                 } else if ours, let module {

@@ -27,15 +27,17 @@ extension Sandbox {
         return path
     }
 
-    /// A consistent bundle made by `lpbundle create`, the way a patch author makes one.
+    /// A consistent bundle made by `lpbundle create`, the way a patch author makes one; `options`
+    /// are more of its flags (`--sequence 3`), `key` the signing key's name in the keys directory.
     func bundle(
         _ name: String, version: String = "1", release: String = Sandbox.release, functions: [String]? = nil,
-        replace: Bool = false
+        replace: Bool = false, options: [String] = [], key: String = "test"
     ) throws -> BundleFiles {
         let module = try module(
             "\(name).ko", name: name, release: release, functions: functions ?? ["vmlinux:\(name)_target"], replace: replace)
-        let out = "\(staging)/\(name)-bundle"
-        var arguments = ["create", module, "--key", "\(keys)/test.key", "--version", version, "--out", out, "--fixes", "CVE-2026-0001"]
+        let out = "\(staging)/\(name)-\(version)-bundle"
+        var arguments = ["create", module, "--key", "\(keys)/\(key).key", "--version", version, "--out", out, "--fixes", "CVE-2026-0001"]
+        arguments += options
         if replace { arguments.append("--replace") }
         let result = try run(Binaries.path("lpbundle"), arguments)
         guard result.status == 0 else { throw TimeoutError(description: "lpbundle create: \(result)") }

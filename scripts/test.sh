@@ -28,8 +28,12 @@ trap 'rm -rf "$work"' EXIT INT TERM
 # The closing lines come from Swift Testing's event stream, which counts what the console output
 # cannot: tests failed before they started, and not the output of child test processes.
 swift_ok=0
-swift test --skip-build --event-stream-output-path "$work/events.jsonl" --event-stream-version 0 2>&1 || swift_ok=1
+{ swift test --skip-build --event-stream-output-path "$work/events.jsonl" --event-stream-version 0 2>&1; echo $? >"$work/status"; } |
+    tee "$work/console.log"
+[ "$(cat "$work/status")" = 0 ] || swift_ok=1
 python3 scripts/lib/test-summary.py "$work/events.jsonl" || swift_ok=1
+# The fleet simulation's tables, with the closing lines (Tests/IntegrationTests/FleetSimulationTests.swift).
+sed -n '/^fleet simulation: /,/^  good patch at 100 %/p' "$work/console.log"
 
 fuzz_ok=0
 fuzz_time=${LIVEPATCHD_FUZZ_TIME:-20}

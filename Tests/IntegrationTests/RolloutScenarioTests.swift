@@ -18,9 +18,9 @@ struct RolloutScenarioTests {
         try FileManager.default.removeItem(atPath: "\(sandbox.kernel)/boot_id")
     }
 
-    @Test("a host in wave 2 of 4 applies at released + 2 × rollout_bake; show and status say when")
+    @Test("a host in wave 2 of 4 applies at released + 2 × rollout_bake; show and status say when", .timeLimit(.minutes(3)))
     func waves() async throws {
-        let sandbox = try Sandbox(["rollout_waves": "4", "rollout_bake": "\"3s\"", "machine_id_file": "\"machine-id\""])
+        let sandbox = try Sandbox(["rollout_waves": "4", "rollout_bake": "\"10s\"", "machine_id_file": "\"machine-id\""])
         try (Self.machineID(inWave: 2, of: 4, for: "wave_fix") + "\n").write(
             toFile: "\(sandbox.root)/machine-id", atomically: true, encoding: .utf8)
         try await sandbox.start()
@@ -29,7 +29,7 @@ struct RolloutScenarioTests {
         let staged = try await sandbox.waitFor("wave_fix", .staged)
         #expect(staged.wave == 2)
         let applyAt = try #require(staged.applyAt.flatMap(RFC3339.date(from:)))
-        #expect(abs(applyAt.timeIntervalSince(released) - 6) < 1.5, "released + 2 × 3 s (released has whole seconds): \(staged.applyAt ?? "")")
+        #expect(abs(applyAt.timeIntervalSince(released) - 20) < 1.5, "released + 2 × 10 s (released has whole seconds): \(staged.applyAt ?? "")")
         let status = try sandbox.lpclient("status")
         #expect(status.status == 0, "waiting for its wave is not degraded: \(status)")
         #expect(status.stdout.contains("next: wave_fix at"), "\(status.stdout)")
@@ -167,6 +167,8 @@ struct RolloutScenarioTests {
         #expect(status.status == 1, "\(status)")
         let entry = sandbox.log.split(separator: "\n").first { $0.contains("crashy 1 quarantined: the machine went down") }
         #expect(entry?.contains("MESSAGE_ID=db028a0d5c7345d4acbd6bb8d06f65b2") == true, "the journal entry: \(entry ?? "none")")
+        let metrics = try sandbox.lpclient("metrics")
+        #expect(metrics.stdout.contains("livepatchd_patches{state=\"quarantined\"} 1"), "\(metrics.stdout.prefix(3000))")
         #expect(try sandbox.lpclient("apply", "crashy").status == 0)
         #expect(try sandbox.patch("crashy")?.state == .applied)
     }

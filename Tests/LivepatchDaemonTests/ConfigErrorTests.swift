@@ -29,7 +29,7 @@ struct ConfigErrorTests {
         #expect(error.kind == .invalidValue)
         #expect(error.line == 7)
         #expect(error.key == "apply")
-        #expect(error.description == "\(scratch.configPath):7: key \"apply\": expected \"auto\" or \"manual\", got \"sometimes\"")
+        #expect(error.description == "\(scratch.configPath):7: key \"apply\": expected one of \"auto\", \"manual\", \"off\", got \"sometimes\"")
     }
 
     @Test func unknownKeyListsTheKnownOnes() throws {
@@ -115,7 +115,7 @@ struct ConfigErrorTests {
         let scratch = try ConfigScratch()
         let error = try #require(scratch.loadError(explicit: false, ConfigOverrides(apply: "sometimes")))
         #expect(error.origin == .flag("--apply"))
-        #expect(error.description == "--apply: expected \"auto\" or \"manual\", got \"sometimes\"")
+        #expect(error.description == "--apply: expected one of \"auto\", \"manual\", \"off\", got \"sometimes\"")
     }
 
     @Test func socketPathTooLongForSunPath() throws {

@@ -41,13 +41,7 @@ public struct Halt: Sendable, Equatable, Codable {
     }
 
     /// Stable bytes to sign, as for a manifest.
-    public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard var data = try? encoder.encode(self) else { return Data() }
-        data.append(UInt8(ascii: "\n"))
-        return data
-    }
+    public func encoded() -> Data { Manifest.signable(self) }
 
     public static func parse(_ bytes: [UInt8]) throws(ManifestError) -> Halt {
         let fields = try Fields.parse(bytes, limit: maximumSize)

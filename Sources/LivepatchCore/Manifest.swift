@@ -73,12 +73,14 @@ public struct Manifest: Sendable, Equatable, Codable {
     public var releaseDate: Date? { RFC3339.date(from: released ?? created) }
     public var expiryDate: Date? { notAfter.flatMap(RFC3339.date(from:)) }
 
-    /// Stable bytes to sign: pretty-printed, keys sorted, a final newline.
-    public func encoded() -> Data {
+    public func encoded() -> Data { Self.signable(self) }
+
+    /// Stable bytes to sign (a manifest, a halt): pretty-printed, keys sorted, a final newline.
+    static func signable(_ value: some Encodable) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         // Encoding a struct of strings, ints, bools and string arrays cannot fail.
-        guard var data = try? encoder.encode(self) else { return Data() }
+        guard var data = try? encoder.encode(value) else { return Data() }
         data.append(UInt8(ascii: "\n"))
         return data
     }

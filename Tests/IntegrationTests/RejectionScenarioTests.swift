@@ -50,6 +50,38 @@ struct RejectionScenarioTests {
         try await sandbox.waitFor("still_serving", .applied)
     }
 
+    @Test("a rejected module is read once: later directory events do not read it again until it changes")
+    func judgedOnce() async throws {
+        let sandbox = try Sandbox()
+        try await sandbox.start()
+        let big = "\(sandbox.staging)/big.ko"
+        try Data(count: 16 << 20).write(to: URL(fileURLWithPath: big))
+        let bundle = try sandbox.handmadeBundle("big_mismatch", module: big) { $0.sha256 = String(repeating: "0", count: 64) }
+        try sandbox.drop(bundle)
+        try await sandbox.waitFor("big_mismatch", .rejected)
+        #expect(try sandbox.lpclient("rescan").status == 0)  // the one more look a new bundle gets
+        let pid = try #require(sandbox.daemon?.processIdentifier)
+        func bytesRead() throws -> Int {
+            let io = try String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8)
+            let line = io.split(separator: "\n").first { $0.hasPrefix("rchar:") } ?? ""
+            return Int(line.split(separator: " ").last ?? "") ?? -1
+        }
+        let before = try bytesRead()
+        for index in 0..<5 {
+            try "unrelated \(index)\n".write(toFile: "\(sandbox.incoming)/notes-\(index).txt", atomically: true, encoding: .utf8)
+        }
+        #expect(try sandbox.lpclient("rescan").status == 0)  // returns once the directory was read
+        let read = try bytesRead() - before
+        #expect(read < 2 << 20, "read \(read) bytes after 5 unrelated files and a rescan; the 16 MiB module was judged already")
+        // Changed, it is read again.
+        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: "\(sandbox.incoming)/big_mismatch.ko"))
+        let changed = try await eventually("the changed module to be judged again") {
+            let patch = try sandbox.patch("big_mismatch")
+            return (patch?.reason?.contains("has sha256 30e14955") == true, patch?.reason)
+        }
+        #expect(changed != nil)
+    }
+
     @Test("an unparseable manifest is listed under its file name, rejected with the reason")
     func unparseable() async throws {
         let sandbox = try Sandbox()

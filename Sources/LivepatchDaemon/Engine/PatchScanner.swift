@@ -80,9 +80,14 @@ public actor PatchScanner {
             if let previous = seen[file], previous == fingerprint, !previous.pending { continue }
             let outcome = verifier.verify(manifestFileName: file)
             var (arrival, module) = Self.arrival(outcome, file: file, store: store, limit: verifier.policy.maxModuleSize)
-            if module != fingerprint.module {
+            // The module's name came from the manifest just read, so its identity is taken after
+            // the read: a module completed in between would look judged. Such a bundle is looked
+            // at once more, with the module known beforehand.
+            let identifiedAfterRead = module != fingerprint.module
+            if identifiedAfterRead {
                 fingerprint = Fingerprint(directory: directory, manifestFile: file, module: module)
             }
+            var again = identifiedAfterRead
             if case .rejected(let name, let manifest, _) = outcome,
                 let young = ([file, "\(file).sig"] + [module].compactMap { $0 })
                     .first(where: { Self.isBeingWritten("\(directory)/\($0)") })
@@ -91,12 +96,18 @@ public actor PatchScanner {
                 // mismatched: give it a moment before rejecting it.
                 let descriptor = PatchDescriptor(name: name, manifest: manifest, file: file)
                 arrival = .incomplete(descriptor, waitingFor: "\(young) to be completely written")
-                let again = Date() + Self.writeGrace
-                recheckAt = min(recheckAt ?? again, again)
+                let recheck = Date() + Self.writeGrace
+                recheckAt = min(recheckAt ?? recheck, recheck)
+                again = true
             }
-            // Rejected ones are looked at again too: a module completed between its read and its
-            // fingerprint above would otherwise never be verified again.
-            fingerprint.pending = if case .verified = arrival { false } else { true }
+            // A judged bundle whose files did not change (device, inode, size, times) is not read
+            // again: a rejected 48 MiB module costs one read, not one per directory event. What
+            // verified is final; what failed for a reason outside its files (the store) is not.
+            switch arrival {
+            case .verified: fingerprint.pending = false
+            case .rejected(_, let reason) where reason.code == .storeFailed: fingerprint.pending = true
+            default: fingerprint.pending = again
+            }
             seen[file] = fingerprint
             arrivals.append(arrival)
         }

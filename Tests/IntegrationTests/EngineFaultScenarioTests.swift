@@ -39,7 +39,9 @@ struct EngineFaultScenarioTests {
         try await sandbox.waitFor("unreadable", .applied)
         try sandbox.inject("transition-delay", "1")
         try sandbox.inject("fail-read", "all\n")
-        let revert = Task { try sandbox.lpclient("revert", "unreadable") }
+        // lpclient waits until the revert ends, which needs this test to clear the injection:
+        // off the cooperative pool, or two such waits in parallel suites deadlock it.
+        let revert = Task { try await onOwnThread { try sandbox.lpclient("revert", "unreadable") } }
         _ = try await eventually("the daemon to report the unreadable kernel") {
             (sandbox.log.contains("cannot read the kernel's livepatch state"), sandbox.log.suffix(2000))
         }

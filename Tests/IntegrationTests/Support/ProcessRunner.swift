@@ -74,3 +74,12 @@ func eventually<T>(
     }
     throw TimeoutError(description: "timed out after \(timeout) waiting for \(what); last seen: \(String(describing: last))")
 }
+
+/// Runs `body` on a thread of its own. A test that blocks while waiting for something the test
+/// process itself must do first (clear an injected fault, restart a daemon) would otherwise hold
+/// one of the few cooperative threads, and with suites running in parallel, starve them all.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}

@@ -117,7 +117,9 @@ final class Sandbox: @unchecked Sendable {
     func call<Reply: Decodable>(_ method: LivepatchInterface.Method, _ parameters: [String: JSONValue] = [:], as: Reply.Type)
         throws -> Reply
     {
-        let client = try VarlinkClient(socketPath: socket)
+        // Bounded: a daemon that is not there (a socket held across a restart) must not hold a
+        // cooperative thread for good.
+        let client = try VarlinkClient(socketPath: socket, timeout: .seconds(120))
         defer { client.close() }
         let reply = try client.call(method.qualifiedName, parameters: parameters)
         return try JSONValue.decode(Reply.self, from: reply.parameters, with: LivepatchInterface.makeDecoder())

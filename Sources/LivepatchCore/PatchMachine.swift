@@ -229,7 +229,9 @@ public struct PatchMachine: Sendable {
         case .tick:
             break
         case .stopping:
+            // Saved, and nothing else decided: no step starts while the daemon stops.
             if let bootID { ledger.cleanStop(bootID: bootID, now: now) }
+            return out.actions(after: ledger)
         case .policyChanged(let policy):
             self.policy = policy
         case .rescanRequested:

@@ -277,6 +277,20 @@ struct MachineQuarantineTests {
         #expect(late.state("b") == .applied)
     }
 
+    @Test("a clean stop is saved and starts nothing, even with an apply due")
+    func stoppingStartsNothing() {
+        var policy = Policy()
+        policy.applyDelay = .seconds(60)
+        var h = MachineHarness(verified("a"), policy: policy)
+        h.run()
+        h.now = t0 + .seconds(120)
+        let saves = h.saves
+        h.send(.stopping)
+        #expect(h.asked == nil)
+        #expect(h.saves == saves + 1)
+        #expect(h.machine.ledger.lastCleanStop?.bootID == "boot-1")
+    }
+
     @Test("a restart in the same boot quarantines nothing")
     func restartSameBoot() {
         var h = MachineHarness(verified("a"))

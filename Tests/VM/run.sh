@@ -1,7 +1,8 @@
 #!/bin/bash
 # The VM tier: the kernel backend on a real Debian 6.1 kernel, systemd as PID 1, under
-# qemu TCG. Boots twice: the scenarios of guest/boot1.sh, then a reboot with the state
-# directory carried over (guest/boot2.sh). Prints per-scenario results and timings and
+# qemu TCG. Boots three times: the scenarios of guest/boot1.sh, then a reboot with the state
+# directory boot 1 ended with (guest/boot2.sh), then the same state with livepatchd.apply=off
+# on the kernel command line (guest/boot3.sh). Prints per-scenario results and timings and
 # ends with "N passed, N failed"; exits 1 when anything failed or a boot did not finish.
 #
 # Environment:
@@ -22,6 +23,7 @@ cache=${LIVEPATCHD_VM_CACHE:-/var/cache/livepatchd/vm}
 # Only a hung boot meets these: boot 1 takes about 450 s, 540 s was seen on a loaded host.
 boot1_deadline=${LIVEPATCHD_VM_BOOT1_TIMEOUT:-900}
 boot2_deadline=${LIVEPATCHD_VM_BOOT2_TIMEOUT:-240}
+boot3_deadline=${LIVEPATCHD_VM_BOOT3_TIMEOUT:-240}
 tier_started=$SECONDS
 
 log() { echo "vm: $*" >&2; }
@@ -109,6 +111,9 @@ make_bundle lp_stack lp_stack.ko
 make_bundle lp_otherkernel lp_otherkernel.ko  # for the release in its vermagic, not the VM's
 make_bundle lp_nosym lp_nosym.ko
 make_bundle lp_nofunc lp_nofunc.ko
+# One name, two builds: the newer with sequence 5, an older one (sequence 3) replayed after it.
+make_bundle lp_seq_v5 lp_seq-v5.ko --sequence 5
+make_bundle lp_seq_v3 lp_seq-v3.ko --sequence 3
 # Both cumulative (.replace = true in their klp_patch).
 make_bundle test_klp_state "$selftests/test_klp_state.ko" --replace
 make_bundle test_klp_state2 "$selftests/test_klp_state2.ko" --replace
@@ -171,21 +176,24 @@ overlay() {  # PHASE DIR
     mkdir -p "$root/etc/systemd/system/multi-user.target.wants" "$root/etc/livepatchd/keys" \
         "$root/opt/livepatchd-vm/modules" "$root/usr/lib/modules/$VM_KERNEL_RELEASE"
     cp "$keys/vm-tier.pub" "$root/etc/livepatchd/keys/"
-    [[ $phase == 2 ]] || cp "$deb" "$root/opt/livepatchd-vm/livepatchd.deb"
-    cp "$here"/guest/{lib.sh,main.sh,boot1.sh,boot2.sh,crash.sh} "$root/opt/livepatchd-vm/"
+    if [[ $phase == 1 ]]; then cp "$deb" "$root/opt/livepatchd-vm/livepatchd.deb"; fi
+    cp "$here"/guest/{lib.sh,main.sh,boot1.sh,boot2.sh,boot3.sh,crash.sh} "$root/opt/livepatchd-vm/"
     cp "$modules"/* "$root/opt/livepatchd-vm/modules/"
     cp -r "$bundles" "$root/opt/livepatchd-vm/bundles"
     echo "$phase" >"$root/opt/livepatchd-vm/phase"
     cp "$here/guest/livepatchd-vm.service" "$root/etc/systemd/system/"
     ln -s ../livepatchd-vm.service "$root/etc/systemd/system/multi-user.target.wants/livepatchd-vm.service"
-    if [[ $phase == 2 ]]; then
+    if [[ $phase != 1 ]]; then
+        # Boots 2 and 3 both start from the state directory boot 1 ended with.
         mkdir -p "$root/var/lib"
         sed -n 's/^STATE //p' "$work/results-1.log" | tr -d '\r' | base64 -d | tar -C "$root/var/lib" -xzf -
     fi
 }
 
-boot() {  # PHASE DEADLINE_SECONDS: 0 when the boot reported END
+boot() {  # PHASE DEADLINE_SECONDS [KERNEL_PARAMETER...]: 0 when the boot reported END
     local phase=$1 deadline=$2 root=$work/overlay-$1 started=$SECONDS
+    shift 2
+    local extra=${*:+ $*}
     overlay "$phase" "$root"
     pack "$root" "$work/overlay-$phase.cpio.gz"
     local archives=("$VM_ROOTFS")
@@ -194,7 +202,7 @@ boot() {  # PHASE DEADLINE_SECONDS: 0 when the boot reported END
     : >"$work/results-$phase.log"
     timeout --foreground "$deadline" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2048 \
         -kernel "$VM_KERNEL_IMAGE" -initrd "$work/initrd-$phase" \
-        -append "console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4 systemd.show_status=auto" \
+        -append "console=ttyS0 rdinit=/sbin/init panic=-1 loglevel=4 systemd.show_status=auto$extra" \
         -display none -monitor none -nic none -no-reboot \
         -serial "file:$work/console-$phase.log" -serial "file:$work/results-$phase.log" || true
     boot_seconds[$phase]=$((SECONDS - started))
@@ -210,14 +218,17 @@ collect() {  # PHASE
     tr -d '\r' <"$work/results-$1.log" | grep -v '^STATE' >>"$report" || true
 }
 
-incomplete=0
+incomplete=()
 if boot 1 "$boot1_deadline"; then
     collect 1
-    if ! boot 2 "$boot2_deadline"; then incomplete=2; fi
+    boot 2 "$boot2_deadline" || incomplete+=(2)
     collect 2
+    # The kill switch: the same state directory, applying turned off on the kernel command line.
+    boot 3 "$boot3_deadline" livepatchd.apply=off || incomplete+=(3)
+    collect 3
 else
     collect 1
-    incomplete=1
+    incomplete=(1)
 fi
 
 summarized=1
@@ -229,13 +240,13 @@ sed -n -e 's/^RESULT PASS \([0-9.]*\) \(.*\)/  PASS  \1 s  \2/p' -e 's/^RESULT F
     -e 's/^DETAIL /          /p' -e 's/^BEGIN /  -- /p' "$report"
 echo "Timings and facts:"
 sed -n -e 's/^TIMING /  /p' -e 's/^INFO /  /p' "$report"
-for phase in "${!boot_seconds[@]}"; do echo "  boot $phase wall time (qemu start to power off): ${boot_seconds[$phase]} s"; done
+for phase in $(printf '%s\n' "${!boot_seconds[@]}" | sort -n); do echo "  boot $phase wall time (qemu start to power off): ${boot_seconds[$phase]} s"; done
 echo "  VM tier wall time: $((SECONDS - tier_started)) s"
-if ((incomplete)); then
+for phase in "${incomplete[@]}"; do
     failed=$((failed + 1))
-    echo "boot $incomplete did not finish within its deadline or crashed; console tail:"
-    tail -40 "$work/console-$incomplete.log" | tr -d '\r' | sed 's/^/  | /'
-fi
+    echo "boot $phase did not finish within its deadline or crashed; console tail:"
+    tail -40 "$work/console-$phase.log" | tr -d '\r' | sed 's/^/  | /'
+done
 if grep -q '^JOURNAL' "$report"; then
     echo "livepatchd journal (on failure):"
     sed -n 's/^JOURNAL /  | /p' "$report"

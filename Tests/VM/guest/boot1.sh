@@ -492,6 +492,83 @@ security_exposure() {
     [[ -n $line ]] || fail "no exposure line from systemd-analyze security"
 }
 
+seq_reason_is() { [[ $(patch_field lp_seq .reason_code) == "$1" ]]; }
+
+# The same patch name, two builds: sequence 5 applied, then the older build (sequence 3) arrives
+# in its place, as a replayed bundle would. Refused; the kernel keeps running sequence 5, and
+# the patch directory holds the old bundle alone, which is what boot 2 starts with.
+downgrade_refused() {
+    local sha5 output
+    sha5=$(sha256sum "$VM_DIR/bundles/lp_seq_v5/lp_seq-v5.ko" | cut -d' ' -f1)
+    drop lp_seq_v5
+    expect_state lp_seq applied 90
+    klp_settled lp_seq || fail "lp_seq not enabled and settled"
+    [[ $(seq_build) == 5 ]] || fail "/sys/module/lp_seq/version is '$(seq_build)', expected 5"
+    file_has /proc/loadavg "livepatchd-test lp_seq build 5" || fail "/proc/loadavg: $(cat /proc/loadavg)"
+    [[ $(jq -r '.ledger.highestSequence.lp_seq' /var/lib/livepatchd/state.json) == 5 ]] ||
+        fail "state.json: highestSequence of lp_seq is $(jq -c '.ledger.highestSequence' /var/lib/livepatchd/state.json)"
+    drop lp_seq_v3
+    rm "$INCOMING/lp_seq-v5.ko"
+    emit "INFO patch directory after the replay: $(cd "$INCOMING" && echo lp_seq*)"
+    wait_for 60 seq_reason_is downgrade ||
+        fail "lp_seq: $(patch_state lp_seq), reason_code '$(patch_field lp_seq .reason_code)' 60 s after the sequence 3 bundle: $(patch_field lp_seq .reason)"
+    emit "INFO lpclient show lp_seq: state $(patch_state lp_seq), reason_code $(patch_field lp_seq .reason_code): $(patch_field lp_seq .reason)"
+    state_is lp_seq applied || fail "lp_seq is $(patch_state lp_seq), expected applied (the sequence 5 build stays)"
+    [[ $(patch_field lp_seq .sha256) == "$sha5" ]] || fail "lpclient shows sha256 $(patch_field lp_seq .sha256), not the sequence 5 build's"
+    klp_settled lp_seq || fail "lp_seq no longer enabled and settled"
+    [[ $(seq_build) == 5 ]] || fail "/sys/module/lp_seq/version is '$(seq_build)' after the replay, expected 5"
+    file_has /proc/loadavg "livepatchd-test lp_seq build 5" || fail "/proc/loadavg after the replay: $(cat /proc/loadavg)"
+    # lpclient status exits 1 here already (rejected and failed patches): the problem itself counts.
+    local problems
+    problems=$(lp status --json | jq -r '.problems[]')
+    grep -q '^lp_seq: a bundle that arrived was refused: downgrade refused' <<<"$problems" ||
+        fail "lpclient status does not report the refused bundle: $problems"
+    local entry
+    entry=$(journalctl -u livepatchd -o json --no-pager LIVEPATCH_NAME=lp_seq LIVEPATCH_REASON_CODE=downgrade | tail -1)
+    [[ -n $entry ]] || fail "no journal entry for lp_seq with LIVEPATCH_REASON_CODE=downgrade"
+    emit "INFO journal: $(jq -c '{MESSAGE_ID, MESSAGE}' <<<"$entry")"
+    [[ $(jq -r '.ledger.highestSequence.lp_seq' /var/lib/livepatchd/state.json) == 5 ]] ||
+        fail "state.json: highestSequence of lp_seq is $(jq -c '.ledger.highestSequence' /var/lib/livepatchd/state.json) after the replay"
+}
+
+# The last scenario: the boot "ends" while lp_stall is being enabled. livepatchd is killed with
+# SIGKILL (no clean stop is recorded) while the transition stalls, and the state directory is
+# taken at that moment: what a disk would hold after a crash there. main.sh sends that copy to
+# boots 2 and 3 instead of the state after a clean stop. The rest of this boot (the release of
+# the stalled thread, dpkg --purge) happens after the snapshot and reaches no later boot.
+enable_cut_by_crash() {
+    local boot_id state
+    read_file /proc/sys/kernel/random/boot_id boot_id || fail "cannot read the boot id"
+    # A clean stop after every enable made so far: only lp_stall's enable will be a suspect.
+    systemctl restart livepatchd || fail "systemctl restart livepatchd failed"
+    [[ $(jq -r '.ledger.lastCleanStop.bootID' /var/lib/livepatchd/state.json) == "$boot_id" ]] ||
+        fail "state.json records no clean stop in this boot ($boot_id) after systemctl restart: $(jq -c .ledger.lastCleanStop /var/lib/livepatchd/state.json)"
+    insmod "$VM_DIR/modules/lp_stall_target.ko" || fail "insmod lp_stall_target.ko failed"
+    apply_stall_in_background
+    read_file /sys/kernel/livepatch/lp_stall/transition state && [[ $state == 1 ]] || fail "lp_stall is not in transition"
+    # The client first: lpclient talking to the socket after the kill would start a new daemon
+    # through livepatchd.socket, in this boot.
+    kill "$apply_pid" 2>/dev/null
+    wait "$apply_pid" 2>/dev/null
+    systemctl kill -s KILL livepatchd || fail "systemctl kill -s KILL livepatchd failed"
+    # SIGKILL leaves no handler to run: this stop only keeps systemd from restarting it.
+    systemctl stop livepatchd
+    [[ $(systemctl show -p MainPID --value livepatchd) == 0 ]] || fail "livepatchd still running: $(systemctl status livepatchd --no-pager 2>&1 | tail -5)"
+    tar -C /var/lib -czf "$QUARANTINE_STATE.tmp" livepatchd || fail "tar of /var/lib/livepatchd failed"
+    mv "$QUARANTINE_STATE.tmp" "$QUARANTINE_STATE"
+    # What the snapshot says: lp_stall applying, enabled in this boot after the last clean stop.
+    local ledger suspects
+    ledger=$(tar -xzOf "$QUARANTINE_STATE" livepatchd/state.json | jq -c .ledger) || fail "no state.json in the snapshot"
+    emit "INFO snapshot: lp_stall $(jq -c '.records.lp_stall | {state, lastEnable}' <<<"$ledger"), lastCleanStop $(jq -c .lastCleanStop <<<"$ledger")"
+    [[ $(jq -r .records.lp_stall.state <<<"$ledger") == applying ]] || fail "lp_stall is not applying in the snapshot"
+    [[ $(jq -r .records.lp_stall.lastEnable.bootID <<<"$ledger") == "$boot_id" ]] || fail "lp_stall's enable is not marked with this boot"
+    suspects=$(jq -r '.lastCleanStop.at as $stop | .records[] | select(.lastEnable != null and .lastEnable.survived == false
+        and .lastEnable.at > $stop) | .descriptor.name' <<<"$ledger" | sort | paste -sd' ')
+    [[ $suspects == lp_stall ]] || fail "enables after the last clean stop: '$suspects', expected lp_stall alone"
+    # The snapshot is taken; in this boot the thread may go, the transition ends in the kernel.
+    echo Y >/sys/module/lp_stall_target/parameters/release
+}
+
 scenario "bare insmod and disable (no daemon), for timing" bare_insmod_timing
 scenario "dpkg -i livepatchd.deb: units enabled and started, conffile, keys dir, catalog, man pages, completions" package_installs
 scenario "systemctl start livepatchd: active, kernel backend" daemon_starts
@@ -516,3 +593,7 @@ source "$VM_DIR/crash.sh"
 scenario "crash injection: kill -9 during apply, revert and replace; restarted, the state matches sysfs" crash_injection
 scenario "journalctl -o json: MESSAGE_ID and LIVEPATCH_* fields" journal_fields
 scenario "systemd-analyze security: exposure recorded" security_exposure
+# After the crash injection, whose lp_replace supersedes every patch applied before it.
+scenario "downgrade: sequence 3 after sequence 5 refused, the kernel keeps the sequence 5 build" downgrade_refused
+# Last: main.sh sends the state directory as this scenario leaves it to boots 2 and 3.
+scenario "crash during an enable: lp_stall's transition running, livepatchd killed, state directory taken then" enable_cut_by_crash

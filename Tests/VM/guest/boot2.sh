@@ -1,6 +1,9 @@
 # Second boot: the state directory of the first boot carried over, livepatchd enabled and
 # started by systemd at boot. This runner is ordered after livepatchd.service (Type=notify),
 # so it starts once READY=1 was sent: whatever it sees at once was done before READY=1.
+# Boot 1 ended (as far as its state directory tells) in the middle of enabling lp_stall, with
+# livepatchd killed: lp_stall is quarantined here. And the patch directory holds lp_seq's
+# older bundle (sequence 3) alone, refused in boot 1 after sequence 5.
 # Then patches the kernel refuses, and the reasons in the kernel's own words.
 # shellcheck shell=bash
 
@@ -27,14 +30,95 @@ states_after_reboot() {
     emit "INFO states after reboot: $states"
     local expected
     for expected in lp_replace=applied lp_modobj=applied lp_cmdline=superseded lp_uptime=reverted \
-        lp_stall=failed lp_badmagic=rejected lp_plain=rejected lp_stack=reverted \
-        lp_otherkernel=staged; do
+        lp_stall=quarantined lp_badmagic=rejected lp_plain=rejected lp_stack=reverted \
+        lp_otherkernel=staged lp_seq=rejected; do
         [[ " $states " == *" $expected "* ]] || fail "expected $expected in: $states"
     done
-    never_inserted lp_stall || fail "failed lp_stall was retried after the reboot"
+    never_inserted lp_stall || fail "lp_stall, being enabled when boot 1 ended, was applied again after the reboot"
     never_inserted lp_uptime || fail "reverted lp_uptime was loaded again"
     never_inserted lp_cmdline || fail "superseded lp_cmdline was loaded again"
     lp status >/dev/null; [[ $? == 1 ]] || fail "lpclient status should stay degraded (failed and rejected patches)"
+}
+
+# The unit orders itself Before=network-pre.target and pulls it in (Wants=): READY=1, which comes
+# after the desired patches are back, came before the network could come up.
+ordered_before_network_pre() {
+    local before wants ours network
+    before=$(systemctl show -p Before --value livepatchd.service)
+    wants=$(systemctl show -p Wants --value livepatchd.service)
+    emit "INFO livepatchd.service Before=$before; Wants=$wants"
+    [[ " $before " == *" network-pre.target "* ]] || fail "Before= of livepatchd.service lacks network-pre.target: $before"
+    [[ " $wants " == *" network-pre.target "* ]] || fail "Wants= of livepatchd.service lacks network-pre.target: $wants"
+    [[ $(systemctl show -p ActiveState --value network-pre.target) == active ]] ||
+        fail "network-pre.target is $(systemctl show -p ActiveState --value network-pre.target), not active"
+    ours=$(systemctl show -p ActiveEnterTimestampMonotonic --value livepatchd.service)
+    network=$(systemctl show -p ActiveEnterTimestampMonotonic --value network-pre.target)
+    emit "TIMING boot: livepatchd.service active at $((ours / 1000)) ms, network-pre.target at $((network / 1000)) ms after kernel start"
+    ((ours > 0 && network > 0)) || fail "no activation time: livepatchd.service $ours, network-pre.target $network"
+    ((ours < network)) || fail "livepatchd.service became active at $ours us, network-pre.target at $network us: not before it"
+    local cycles
+    cycles=$(journalctl -b --no-pager | grep -i "ordering cycle")
+    [[ -z $cycles ]] || fail "systemd found an ordering cycle: $cycles"
+}
+
+quarantined_after_crash() {
+    local listed reason ready entry problems output status
+    listed=$(lp list --json | jq -c '.patches[] | select(.name == "lp_stall") | {state, reason_code, desired}')
+    emit "INFO lpclient list --json, lp_stall: $listed"
+    [[ $(jq -r .state <<<"$listed") == quarantined && $(jq -r .reason_code <<<"$listed") == quarantined ]] ||
+        fail "lpclient list --json shows lp_stall as $listed"
+    state_is lp_stall quarantined || fail "lpclient show lp_stall: $(patch_state lp_stall)"
+    [[ $(patch_field lp_stall .reason_code) == quarantined ]] || fail "lpclient show lp_stall: reason_code $(patch_field lp_stall .reason_code)"
+    reason=$(patch_field lp_stall .reason)
+    emit "INFO lpclient show lp_stall, reason: $reason"
+    [[ $reason == *"lpclient apply lp_stall"* ]] || fail "the reason does not say how to apply it on purpose: $reason"
+    klp_gone lp_stall || fail "/sys/kernel/livepatch/lp_stall exists"
+    never_inserted lp_stall || fail "the lp_stall module was loaded"
+    lp status >/dev/null
+    status=$?
+    ((status == 1)) || fail "lpclient status exits $status, expected 1"
+    problems=$(lp status --json | jq -r '.problems[]')
+    grep -q '^lp_stall quarantined' <<<"$problems" || fail "lpclient status does not count lp_stall as a problem: $problems"
+    entry=$(journalctl -b -u livepatchd -o json --no-pager MESSAGE_ID=db028a0d5c7345d4acbd6bb8d06f65b2 LIVEPATCH_NAME=lp_stall | head -1)
+    [[ -n $entry ]] || fail "no journal entry with MESSAGE_ID=db028a0d5c7345d4acbd6bb8d06f65b2 for lp_stall"
+    emit "INFO journal: $(jq -c '{MESSAGE_ID, PRIORITY, LIVEPATCH_STATE, MESSAGE}' <<<"$entry")"
+    [[ $(jq -r .LIVEPATCH_STATE <<<"$entry") == quarantined ]] || fail "the entry's LIVEPATCH_STATE: $entry"
+    # Decided at start, before READY=1: nothing was applied in between.
+    ready=$(systemctl show -p ActiveEnterTimestampMonotonic --value livepatchd)
+    (( $(jq -r .__MONOTONIC_TIMESTAMP <<<"$entry") < ready )) || fail "quarantined after READY=1 ($ready us): $entry"
+    # On purpose: applied (lp_stall_target is not loaded in this boot, so nothing blocks it).
+    output=$(lp apply lp_stall 2>&1)
+    status=$?
+    emit "INFO lpclient apply lp_stall (exit $status): ${output//$'\n'/ | }"
+    ((status == 0)) || fail "lpclient apply lp_stall exits $status: $output"
+    state_is lp_stall applied && klp_settled lp_stall || fail "lp_stall is $(patch_state lp_stall) after lpclient apply"
+    lp revert lp_stall >/dev/null || fail "lpclient revert lp_stall exits $?"
+    never_inserted lp_stall || fail "lp_stall still loaded after revert"
+}
+
+# Boot 1 applied sequence 5, then refused sequence 3, which the patch directory now holds alone.
+downgrade_after_reboot() {
+    local sha3 output status
+    sha3=$(sha256sum "$VM_DIR/bundles/lp_seq_v3/lp_seq-v3.ko" | cut -d' ' -f1)
+    emit "INFO lpclient show lp_seq: state $(patch_state lp_seq), reason_code $(patch_field lp_seq .reason_code): $(patch_field lp_seq .reason)"
+    state_is lp_seq rejected || fail "lp_seq is $(patch_state lp_seq), expected rejected"
+    [[ $(patch_field lp_seq .reason_code) == downgrade ]] || fail "lp_seq reason_code is $(patch_field lp_seq .reason_code)"
+    [[ $(patch_field lp_seq .sha256) == "$sha3" ]] || fail "lp_seq's record is not the sequence 3 bundle: $(patch_field lp_seq .sha256)"
+    [[ $(seq_build) != 3 ]] || fail "the sequence 3 build of lp_seq is loaded"
+    [[ -z $(journalctl -b -u livepatchd -o json --no-pager LIVEPATCH_NAME=lp_seq LIVEPATCH_STATE=applying LIVEPATCH_SHA256="$sha3") ]] ||
+        fail "the daemon started applying the sequence 3 build"
+    output=$(lp apply lp_seq 2>&1)
+    status=$?
+    emit "INFO lpclient apply lp_seq (exit $status): ${output//$'\n'/ | }"
+    ((status != 0)) || fail "lpclient apply lp_seq succeeded"
+    [[ $(seq_build) != 3 ]] || fail "the sequence 3 build of lp_seq is loaded after lpclient apply"
+    local build
+    build=$(seq_build)
+    if [[ -n $build ]]; then
+        emit "INFO the sequence 5 build, applied when boot 1 ended: loaded in this boot (version $build)"
+    else
+        emit "INFO the sequence 5 build, applied when boot 1 ended: not applied again in this boot (its record is the rejected bundle now)"
+    fi
 }
 
 # The failed entry the daemon journaled for NAME's last failure, as one JSON object.
@@ -99,7 +183,10 @@ unknown_symbols_named() {
 }
 
 scenario "reboot: desired patches re-applied before READY=1" reapplied_before_ready
+scenario "boot order: livepatchd.service active before network-pre.target" ordered_before_network_pre
 scenario "reboot: every state as before, failed and reverted patches not loaded" states_after_reboot
+scenario "quarantine: lp_stall, being enabled when boot 1 ended, quarantined and not loaded; lpclient apply applies it" quarantined_after_crash
+scenario "downgrade after reboot: the older bundle alone in the patch directory, rejected, never loaded" downgrade_after_reboot
 # Last, since nothing after them may depend on what is applied: test_klp_state2 is a replace
 # patch and supersedes every other, and a failed patch keeps lpclient status degraded.
 scenario "the kernel's test_klp_state after test_klp_state2: refused, the kernel's words in the reason and the journal" klp_state_refused

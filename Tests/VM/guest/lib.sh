@@ -5,6 +5,9 @@
 VM_DIR=/opt/livepatchd-vm
 RESULTS=${RESULTS:-/dev/ttyS1}
 INCOMING=/var/lib/livepatchd/incoming
+# Boot 1's state directory as a crash in the middle of a transition leaves it (boot1.sh's last
+# scenario); main.sh sends it to the next boots.
+QUARANTINE_STATE=/run/livepatchd-vm-state.tgz
 KERNEL_RELEASE=$(uname -r)
 passed=0
 failed=0
@@ -88,6 +91,8 @@ klp_settled() {
     klp_enabled "$1" && read_file "/sys/kernel/livepatch/$1/transition" transition && [[ $transition == 0 ]]
 }
 klp_gone() { [[ ! -e /sys/kernel/livepatch/$1 ]]; }
+# The build of lp_seq the kernel runs (its module version: 5 or 3), empty when it is not loaded.
+seq_build() { local build; read_file /sys/module/lp_seq/version build && echo "$build"; }
 
 # drop NAME: copies the signed bundle NAME into the patch directory, module last.
 drop() {

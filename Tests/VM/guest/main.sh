@@ -16,10 +16,20 @@ if ((failed > 0)); then
     journalctl -u livepatchd --no-pager -o short-monotonic | tail -60 | while IFS= read -r line; do emit "JOURNAL $line"; done
 fi
 if [[ $phase == 1 ]]; then
-    # The state directory goes to the next boot, as a disk would carry it across a reboot.
-    systemctl stop livepatchd
+    # The state directory goes to the next boots, as a disk would carry it across a reboot: as
+    # the last scenario left it at the moment a crash would have ended the boot (QUARANTINE_STATE,
+    # taken with the daemon killed in the middle of a transition), else after a clean stop.
+    if [[ -s $QUARANTINE_STATE ]]; then
+        state_source="the state directory at the kill (mid-transition)"
+        state_archive() { cat "$QUARANTINE_STATE"; }
+    else
+        state_source="the state directory after systemctl stop (no mid-transition snapshot was taken)"
+        systemctl stop livepatchd
+        state_archive() { tar -C /var/lib -czf - livepatchd; }
+    fi
+    emit "INFO boots 2 and 3 start from $state_source"
     emit "STATE-BEGIN"
-    tar -C /var/lib -czf - livepatchd | base64 -w 76 | sed 's/^/STATE /' >>"$RESULTS"
+    state_archive | base64 -w 76 | sed 's/^/STATE /' >>"$RESULTS"
     emit "STATE-END"
     scenario "dpkg --purge livepatchd: stopped, nothing left behind" package_purged
 fi

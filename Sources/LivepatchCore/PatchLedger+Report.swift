@@ -40,7 +40,7 @@ extension PatchLedger {
             switch record.state {
             case .failed, .rejected, .quarantined:
                 problems.append("\(record.name) \(record.state.rawValue)\(reason)")
-            case _ where record.state.isLoaded && record.refusedArrival != nil:
+            case _ where record.refusedArrival != nil:
                 problems.append("\(record.name): a bundle that arrived was refused: \(record.refusedArrival?.message ?? "")")
             case .applied where record.descriptor.notAfter.map { $0 <= now } == true:
                 let notAfter = record.descriptor.notAfter.map(RFC3339.string(from:)) ?? ""

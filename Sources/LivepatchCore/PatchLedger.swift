@@ -99,6 +99,14 @@ public struct PatchLedger: Codable, Sendable, Equatable {
             }
             return []
         }
+        // An older bundle replayed never displaces a verified one: the newer stays (staged, or
+        // desired and applied again after a reboot), and the refusal is reported with it.
+        if case .rejected(_, let reason) = arrival, reason.code == .downgrade, !sameManifest,
+            existing.descriptor.storedModulePath != nil, existing.state != .rejected
+        {
+            update(incoming.name) { $0.refusedArrival = reason }
+            return []
+        }
         // Still incomplete after the settle timeout rejected it: it stays rejected (and
         // degraded) until its files change into something that verifies or fails otherwise.
         if existing.state == .rejected, case .incomplete = arrival { return [] }
@@ -108,7 +116,10 @@ public struct PatchLedger: Codable, Sendable, Equatable {
         case .pending, .staged:
             // Still waiting, or still staged: a new detail is not a new state.
             if sameManifest && existing.state == arrival.state {
-                update(incoming.name) { $0.reason = arrival.reason }
+                update(incoming.name) {
+                    $0.reason = arrival.reason
+                    $0.refusedArrival = nil
+                }
                 return []
             }
         case .rejected:

@@ -10,9 +10,7 @@ extension PatchMachine {
             if case .verified(let descriptor, _) = arrival { ledger.noteSequence(descriptor) }
             let refusedBefore = ledger[arrival.descriptor.name]?.refusedArrival
             out.changes(ledger.arrive(arrival, now: now))
-            if let record = ledger[arrival.descriptor.name], record.state.isLoaded, let refused = record.refusedArrival,
-                refused != refusedBefore
-            {
+            if let record = ledger[arrival.descriptor.name], let refused = record.refusedArrival, refused != refusedBefore {
                 out.note(.arrivalRefused(record.name, reason: refused))
             }
         }

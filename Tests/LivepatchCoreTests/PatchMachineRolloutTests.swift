@@ -113,19 +113,34 @@ struct MachineDowngradeTests {
         #expect(h.kernelSteps == ["load a"])
     }
 
-    @Test("a replayed older bundle on a host where nothing is applied is rejected with the reason")
+    @Test("a replayed older bundle does not displace a staged newer one: it stays, the refusal reported with it")
     func downgradeOfStaged() {
         var h = MachineHarness(verified("a", digest: "v2", sequence: 5), policy: rolloutPolicy(pinned: 3))
         h.run()
         h.drop(verified("a", digest: "v1", sequence: 4))
         h.rescan()
-        #expect(h.state("a") == .rejected)
-        #expect(h["a"]?.reason?.code == .downgrade)
-        #expect(h["a"]?.reason?.message.contains("sequence 4 is lower than 5") == true)
-        // The newer one comes back: staged again.
+        #expect(h.state("a") == .staged)
+        #expect(h["a"]?.descriptor.manifestDigest == "v2")
+        #expect(h["a"]?.refusedArrival?.message.contains("sequence 4 is lower than 5") == true)
+        #expect(h.machine.patch(h["a"]!).reasonCode == "downgrade")
+        #expect(h.machine.summary(kernel: testKernel, now: h.now).problems.contains { $0.contains("downgrade refused") })
+        // The newer one comes back: nothing left to report.
         h.drop(verified("a", digest: "v2", sequence: 5))
         h.rescan()
-        #expect(h.state("a") == .staged)
+        #expect(h["a"]?.refusedArrival == nil)
+    }
+
+    @Test("an older bundle replayed across a reboot: the newer one is applied again, the older refused")
+    func downgradeAcrossReboot() {
+        var h = MachineHarness(verified("a", digest: "v2", sequence: 5))
+        h.run()
+        h.reboot()
+        h.drop(verified("a", digest: "v1", sequence: 3))
+        h.run()
+        #expect(h.state("a") == .applied)
+        #expect(h["a"]?.descriptor.manifestDigest == "v2")
+        #expect(h["a"]?.refusedArrival?.code == .downgrade)
+        #expect(h.kernelSteps == ["load a", "load a"])
     }
 
     @Test("an equal or higher sequence is accepted; a bundle without one is never a downgrade")

@@ -145,6 +145,24 @@ final class KernelBackendTests {
         #expect(await backend.blockingTasks("lp_a") == [BlockingTask(pid: 105, comm: "switched")])
     }
 
+    @Test("between full walks of /proc only the tasks that blocked are read again; the next full walk finds new ones")
+    func blockersBetweenWalks() async throws {
+        try livepatch("lp_a", enabled: true, transition: true, functions: [])
+        try task(pid: 100, tid: 100, state: "0", comm: "stuck_worker")
+        try task(pid: 200, tid: 201, state: "0", comm: "slow_thread")
+        let rarely = KernelBackend(sysfsRoot: sys, procRoot: proc, release: "6.1.0-56-amd64", fullWalkInterval: .seconds(3600))
+        #expect(await rarely.blockingTasks("lp_a").map(\.comm) == ["stuck_worker", "slow_thread"])
+        // One switched, one forked since: the first is dropped at once, the second waits for a full walk.
+        try write("\(proc)/200/task/201/patch_state", "1\n")
+        try task(pid: 300, tid: 300, state: "0", comm: "forked_since")
+        #expect(await rarely.blockingTasks("lp_a").map(\.comm) == ["stuck_worker"])
+        let always = KernelBackend(sysfsRoot: sys, procRoot: proc, release: "6.1.0-56-amd64", fullWalkInterval: .zero)
+        #expect(await always.blockingTasks("lp_a").map(\.comm) == ["stuck_worker", "forked_since"])
+        // The other direction is another transition: a full walk at once.
+        try write("\(sys)/kernel/livepatch/lp_a/enabled", "0\n")
+        #expect(await rarely.blockingTasks("lp_a").map(\.comm) == ["slow_thread"])
+    }
+
     @Test("a module is loaded when /sys/module/<name> exists")
     func moduleLoaded() async throws {
         try mkdir("\(sys)/module/lp_a")

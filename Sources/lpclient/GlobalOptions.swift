@@ -2,7 +2,12 @@
 import Glibc
 #endif
 import ArgumentParser
+// Not Foundation: its ICU data would triple the binary and slow every start (issue 12).
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import LivepatchAPI
 
 /// Options every subcommand takes.

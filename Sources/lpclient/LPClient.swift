@@ -1,5 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
-import Foundation
 
 @main
 struct LPClient: ParsableCommand {
@@ -55,9 +57,9 @@ struct LPClient: ParsableCommand {
         do {
             try command.run()
         } catch let error as ClientError {
-            var standardError = FileHandleOutput()
+            var standardError = StandardError()
             print("lpclient: " + ErrorText.describe(error), to: &standardError)
-            Foundation.exit(ExitStatus.of(error).rawValue)
+            Glibc.exit(ExitStatus.of(error).rawValue)
         } catch {
             exit(withError: error)
         }
@@ -65,8 +67,14 @@ struct LPClient: ParsableCommand {
 }
 
 /// stderr as a `TextOutputStream`, for `print(_:to:)`.
-struct FileHandleOutput: TextOutputStream {
+struct StandardError: TextOutputStream {
     mutating func write(_ string: String) {
-        FileHandle.standardError.write(Data(string.utf8))
+        var bytes = Array(string.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { return }  // nowhere left to report to
+            bytes = bytes.dropFirst(written)
+        }
     }
 }

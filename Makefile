@@ -1,5 +1,5 @@
 # Shortcuts; scripts/ holds the real commands (they install what they need).
-.PHONY: build test demo bench fmt lint clean crash fuzz fresh-check build-release man completions install install-files deb
+.PHONY: build test demo bench release-flags fmt lint clean crash fuzz fresh-check build-release man completions install install-files deb
 
 # Seconds per fuzz target: make fuzz FUZZ_TIME=600
 FUZZ_TIME ?= 60
@@ -25,8 +25,10 @@ clean:
 fuzz:
 	scripts/fuzz.sh --time $(FUZZ_TIME)
 
+# Every row of issue 12's table against its yardstick, as JSON too (.build/bench/results.json);
+# flags a regression over 20 %. BENCH_ARGS passes options on, e.g. BENCH_ARGS="--bundles 200".
 bench:
-	scripts/bench-lpclient.sh
+	LIVEPATCHD_RELEASE_FLAGS="$(RELEASE_FLAGS)" scripts/bench.sh $(BENCH_ARGS)
 
 # Crash injection on the simulated kernel: TRIALS kill -9 trials in all (CI runs 200),
 # every failpoint of every operation first, then random delays. Prints one line per test:
@@ -74,6 +76,10 @@ MAN_DATE = $(shell date -u -d @$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 
 
 build-release:
 	swift build $(RELEASE_FLAGS)
+
+# For scripts that build as the package does (scripts/bench.sh).
+release-flags:
+	@echo $(RELEASE_FLAGS)
 
 # generate-manual (swift-argument-parser's plugin) reads each tool's --experimental-dump-help and
 # writes mdoc. The plugin builds the package first: in debug, which the tests have built already

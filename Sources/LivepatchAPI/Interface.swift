@@ -1,9 +1,15 @@
+// FoundationEssentials has the JSON coders and nothing heavier: lpclient links this module and
+// must not carry full Foundation's ICU data.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// The `io.livepatchd` Varlink interface: method names, parameters, replies and errors.
 ///
 /// Field names go over the wire in snake_case (`blocking_tasks`): encode with
 /// ``LivepatchInterface/makeEncoder()`` and decode with ``LivepatchInterface/makeDecoder()``.
-import Foundation
-
 public enum LivepatchInterface {
     public static let name = "io.livepatchd"
     /// Default control socket path (DESIGN.md "Files").

@@ -28,7 +28,11 @@ public final class UnixListener: @unchecked Sendable {
     }
 
     /// Binds `path` (which must not exist) and listens.
-    public static func bind(path: String, backlog: Int32 = 128) throws(SystemError) -> UnixListener {
+    ///
+    /// The backlog is SOMAXCONN (4096, as sd-varlink servers take): with 128, a burst of a few
+    /// hundred `lpclient status` (a fleet's monitoring firing at once, a restart) saw EAGAIN
+    /// from connect(). The kernel caps it at net.core.somaxconn.
+    public static func bind(path: String, backlog: Int32 = SOMAXCONN) throws(SystemError) -> UnixListener {
         let streamType = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         let fd = try retryingOnInterrupt("socket", path) { socket(AF_UNIX, streamType, 0) }
         var address = sockaddr_un()

@@ -1,4 +1,10 @@
+// FoundationEssentials has the JSON coders and nothing heavier: lpclient links this module and
+// must not carry full Foundation's ICU data.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Any JSON value, as carried in Varlink `parameters`.
 ///
@@ -56,7 +62,7 @@ extension JSONValue {
     /// The JSON `encoder` makes of `value`, so its key strategy (e.g. snake_case) applies.
     public init(encoding value: some Encodable, with encoder: JSONEncoder = JSONEncoder()) throws {
         let data = try encoder.encode(value)
-        self = try JSONDecoder().decode(JSONValue.self, from: data)
+        self = try JSONValue(parsing: data)
     }
 
     /// Decodes `type` from this value with `decoder`, so its key strategy applies.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A blocking Varlink client over one AF_UNIX connection; calls are made one after the other.
 ///

@@ -1,5 +1,3 @@
-import Foundation
-
 /// A method call: `{"method": "iface.Method", "parameters": {...}, "more": true, ...}`.
 public struct VarlinkCall: Sendable, Equatable {
     /// The qualified method name, `interface.Method`.
@@ -103,6 +101,20 @@ public struct VarlinkReply: Sendable, Equatable {
         if let error { object["error"] = .string(error) }
         return MessageFields.frame(object)
     }
+
+    /// A final reply in its wire form, made once for a reply that many calls get unchanged
+    /// (a server then writes the bytes instead of encoding the same value again).
+    public struct Encoded: Sendable, Equatable {
+        /// The message followed by its NUL.
+        public let frame: [UInt8]
+    }
+
+    /// This reply as the last one of its call (`continues` false), encoded.
+    public func encodedFinal() -> Encoded {
+        var final = self
+        final.continues = false
+        return Encoded(frame: final.encodeFrame())
+    }
 }
 
 /// Field rules shared by calls and replies.
@@ -113,9 +125,9 @@ enum MessageFields {
         if let nul = bytes.firstIndex(of: 0) { throw .embeddedNUL(offset: nul) }
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            value = try JSONValue(parsing: bytes)
         } catch {
-            throw .invalidJSON(describe(error))
+            throw .invalidJSON(error.description)
         }
         guard case .object(let object) = value else { throw .notAnObject(found: value.kindName) }
         return object
@@ -143,14 +155,5 @@ enum MessageFields {
         JSONValue.serialize(object: object, into: &output)
         output.append(0)
         return output
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        guard case DecodingError.dataCorrupted(let context) = error else { return String(describing: error) }
-        if let underlying = context.underlyingError {
-            return (underlying as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
-                ?? String(describing: underlying)
-        }
-        return context.debugDescription
     }
 }

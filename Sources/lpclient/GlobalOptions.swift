@@ -2,11 +2,16 @@
 import Glibc
 #endif
 import ArgumentParser
+// Not Foundation: its ICU data would triple the binary and slow every start (issue 12).
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import LivepatchAPI
 
 /// Options every subcommand takes.
-struct GlobalOptions: ParsableArguments {
+struct GlobalOptions: ParsableArguments, ClientOptions {
     @Option(
         name: .long, help: ArgumentHelp(
             "Control socket of livepatchd (default: $LIVEPATCHD_SOCKET, else \(LivepatchInterface.defaultSocketPath)).",
@@ -16,7 +21,16 @@ struct GlobalOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Print the daemon's reply as one JSON object (snake_case fields, as on the wire).")
     var json = false
+}
 
+/// What the commands do with `--socket` and `--json`, however they were read: by ArgumentParser
+/// (``GlobalOptions``) or by the monitoring fast path (``StatusFastPath``).
+protocol ClientOptions {
+    var socket: String? { get }
+    var json: Bool { get }
+}
+
+extension ClientOptions {
     /// `--socket`, else `LIVEPATCHD_SOCKET`, else the daemon's default.
     var socketPath: String {
         if let socket { return socket }

@@ -24,10 +24,22 @@ actor CallReplySink: VarlinkReplySink {
         if !call.more || reply.error != nil { reply.continues = false }
         if !reply.continues { finished = true }
         if call.oneway { return channel.isActive }
+        return await write(reply.encodeFrame())
+    }
+
+    @discardableResult
+    func send(_ reply: VarlinkReply.Encoded) async -> Bool {
+        guard !finished else { return false }
+        finished = true
+        if call.oneway { return channel.isActive }
+        return await write(reply.frame)
+    }
+
+    private func write(_ frame: [UInt8]) async -> Bool {
         do {
             // Suspends while the channel is unwritable: the client's unread replies stay bounded
             // by the channel's high water mark (Limits.maxPendingOutputBytes).
-            try await outbound.write(ByteBuffer(bytes: reply.encodeFrame()))
+            try await outbound.write(ByteBuffer(bytes: frame))
             return true
         } catch {
             return false

@@ -23,24 +23,40 @@ public protocol VarlinkReplySink: Sendable {
     @discardableResult
     func send(_ reply: VarlinkReply) async -> Bool
 
+    /// Sends a final reply encoded beforehand; returns as ``send(_:)-(VarlinkReply)`` does.
+    @discardableResult
+    func send(_ reply: VarlinkReply.Encoded) async -> Bool
+
     /// The client is still connected.
     var isConnected: Bool { get }
 }
 
 extension VarlinkReplySink {
+    /// For sinks that only know ``VarlinkReply``: the bytes are read back into one.
+    @discardableResult
+    public func send(_ reply: VarlinkReply.Encoded) async -> Bool {
+        guard let decoded = try? VarlinkReply(frame: reply.frame) else { return false }
+        return await send(decoded)
+    }
+
     /// Sends `parameters` encoded with `encoder` (e.g. ``LivepatchInterface/makeEncoder()``).
-    /// An encoding failure is a bug in the daemon; the client gets `MethodNotImplemented`
-    /// rather than nothing.
     @discardableResult
     public func send(
         _ parameters: some Encodable, encoder: JSONEncoder, continues: Bool = false
     ) async -> Bool {
+        await send(VarlinkReply(encoding: parameters, with: encoder, continues: continues))
+    }
+}
+
+extension VarlinkReply {
+    /// A reply carrying `parameters` encoded with `encoder`. An encoding failure is a bug in
+    /// the daemon; the client gets `MethodNotImplemented` saying so rather than nothing.
+    public init(encoding parameters: some Encodable, with encoder: JSONEncoder, continues: Bool = false) {
         do {
-            let object = try JSONValue.object(encoding: parameters, with: encoder)
-            return await send(VarlinkReply(parameters: object, continues: continues))
+            self.init(parameters: try JSONValue.object(encoding: parameters, with: encoder), continues: continues)
         } catch {
             let detail = JSONValue.string("reply could not be encoded: \(error)")
-            return await send(.error(.methodNotImplemented, parameters: ["method": detail]))
+            self = .error(.methodNotImplemented, parameters: ["method": detail])
         }
     }
 }

@@ -8,6 +8,7 @@ struct ControlService: VarlinkRequestHandler {
     let engine: PatchEngine
     let metrics: PatchMetrics
     private static let encoder = LivepatchInterface.makeEncoder()
+    let statusReplies = LastEncodedReply<Status>()
 
     func handle(_ call: VarlinkCall, peer: PeerCredentials, replies: VarlinkReplySink) async {
         guard let method = LivepatchInterface.Method(rawValue: call.member) else {
@@ -30,7 +31,8 @@ struct ControlService: VarlinkRequestHandler {
     ) async throws(LivepatchError) {
         switch method {
         case .getStatus:
-            await reply(await engine.status(), replies)
+            let status = await engine.status()
+            await replies.send(statusReplies.reply(for: status) { VarlinkReply(encoding: $0, with: Self.encoder) })
         case .listPatches:
             await reply(PatchListReply(patches: await engine.list()), replies)
         case .getPatch:

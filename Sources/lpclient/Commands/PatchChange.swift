@@ -34,7 +34,7 @@ enum PatchChange {
     static func validate(_ name: String) throws {
         if name.isEmpty { throw ValidationError("The patch name is empty.") }
         if name.contains("-") {
-            let suggestion = name.replacingOccurrences(of: "-", with: "_")
+            let suggestion = name.replacing("-", with: "_")
             throw ValidationError(
                 "Patch names use underscores, as the kernel does (the module file name may use dashes): did you mean \(suggestion)?")
         }

@@ -16,7 +16,9 @@ struct StatusCommand: ParsableCommand {
 
     @OptionGroup var options: GlobalOptions
 
-    func run() throws {
+    func run() throws { try Self.run(options) }
+
+    static func run(_ options: some ClientOptions) throws {
         let status: Status = try options.connect().call(.getStatus, NoParameters())
         if options.json {
             try options.printJSON(status)

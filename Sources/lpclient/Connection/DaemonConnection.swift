@@ -1,4 +1,3 @@
-import Foundation
 import LivepatchAPI
 
 /// What the commands need from the control socket: one call, or one `more` call streamed.
@@ -21,9 +20,9 @@ enum ClientError: Error {
     case unreachable(socket: String, errno: Int32)
     /// connect(2) failed with EACCES, or the daemon answered `io.livepatchd.PermissionDenied`.
     case permissionDenied(socket: String, errno: Int32)
-    /// The daemon answered with a Varlink error: its qualified name and its parameters, raw JSON
-    /// (an object, `{}` when there were none).
-    case remote(name: String, parameters: Data)
+    /// The daemon answered with a Varlink error: its qualified name and its parameters as text
+    /// (strings as they are, numbers and booleans as written, nested values as JSON).
+    case remote(name: String, parameters: [String: String])
     /// The reply could not be read: broken framing, a reply that does not decode, a connection
     /// closed mid-call.
     case protocolError(String)

@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import LivepatchAPI
 import Varlink
 
@@ -49,10 +51,19 @@ extension ClientError {
         case .permissionDenied:
             self = .permissionDenied(socket: socket, errno: EACCES)
         case .remote(let name, let parameters):
-            let data = (try? JSONEncoder().encode(parameters)) ?? Data("{}".utf8)
-            self = .remote(name: name, parameters: data)
+            self = .remote(name: name, parameters: parameters.mapValues(Self.text))
         default:
             self = .protocolError(error.description)
+        }
+    }
+
+    private static func text(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let text): text
+        case .int(let number): String(number)
+        case .double(let number): String(number)
+        case .bool(let flag): String(flag)
+        case .null, .array, .object: String(decoding: value.serialized(), as: UTF8.self)
         }
     }
 }

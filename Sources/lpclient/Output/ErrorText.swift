@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 import LivepatchAPI
 
 /// What an operator reads on stderr when a call fails: the cause and what to do about it.
@@ -17,8 +16,8 @@ enum ErrorText {
                 + "hint: run lpclient as a user that may open the socket (or as root)"
         case .protocolError(let detail):
             return "no usable reply from livepatchd: \(detail)"
-        case .remote(let name, let data):
-            return describeRemote(name: name, parameters: parameters(data))
+        case .remote(let name, let parameters):
+            return describeRemote(name: name, parameters: parameters)
         }
     }
 
@@ -40,22 +39,6 @@ enum ErrorText {
             let rendered = p.keys.sorted().map { "\($0)=\(p[$0] ?? "")" }.joined(separator: " ")
             return "livepatchd answered \(name)" + (rendered.isEmpty ? "" : ": \(rendered)")
         }
-    }
-
-    /// Error parameters as text; numbers and booleans are shown as written, nested values as JSON.
-    static func parameters(_ data: Data) -> [String: String] {
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
-        var result: [String: String] = [:]
-        for (key, value) in object {
-            switch value {
-            case let text as String: result[key] = text
-            case let number as NSNumber: result[key] = number.stringValue
-            default:
-                let nested = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])
-                result[key] = nested.map { String(decoding: $0, as: UTF8.self) } ?? "?"
-            }
-        }
-        return result
     }
 
     private static func reason(_ errno: Int32) -> String {

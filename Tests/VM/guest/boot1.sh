@@ -405,6 +405,19 @@ apply_latency() {
     emit "TIMING daemon applying→applied in those rounds (journal) min/median/max: $(spread $inside) ms (each: $(echo $inside))"
 }
 
+# `lpclient status` as monitoring runs it, against what any client pays in this boot: /bin/true
+# (exec alone) and systemctl is-active (a D-Bus round trip); make bench reads this line. Never
+# fails: the numbers are for the operator, and a degraded status (exit 1) costs the same.
+status_latency() {
+    local round started client=() true_=() active=()
+    for round in 1 2 3 4 5 6 7; do
+        started=$(now_ms); /bin/true; true_+=($(( $(now_ms) - started )))
+        started=$(now_ms); systemctl is-active --quiet livepatchd || true; active+=($(( $(now_ms) - started )))
+        started=$(now_ms); lp status >/dev/null || true; client+=($(( $(now_ms) - started )))
+    done
+    emit "TIMING lpclient status min/median/max over 7 rounds: $(spread "${client[@]}") ms; /bin/true $(spread "${true_[@]}") ms; systemctl is-active $(spread "${active[@]}") ms"
+}
+
 list_states() { lp list --json | jq -r '.patches | map("\(.name)=\(.state)") | sort | join(" ")'; }
 
 reload_restart_keep_state() {
@@ -587,6 +600,7 @@ scenario "stalled transition: blocking task named, another apply queued, reverte
 scenario "stalled transition released: lpclient apply again, applied once the task leaves" stall_released_applies
 scenario "systemctl restart during a stalled transition: followed to its timeout, failed" stall_restart_midway
 scenario "apply latency: bare insmod vs lpclient apply, 5 rounds each" apply_latency
+scenario "lpclient status latency against /bin/true and systemctl is-active, 7 rounds each" status_latency
 scenario "systemctl reload and restart keep the state" reload_restart_keep_state
 scenario "systemctl restart under load: lpclient status in a loop never fails" restart_under_load
 source "$VM_DIR/crash.sh"

@@ -141,7 +141,7 @@ extension PatchMachine {
         let deadline = (record.transitionStarted ?? record.since) + policy.transitionTimeout
         let seconds = Int(policy.transitionTimeout.seconds)
         let tasks = blockers[name] ?? []
-        if record.state == .applying, let rollback = record.rollbackReason {
+        if record.state == .applying, record.rollbackReason != nil {
             // Resumes a rollback a restart interrupted between saving it and writing `enabled`.
             if patch.enabled { return .perform(.disable(name)) }
             return wait(name, until: deadline, what: "rolling back", &out, now: now)

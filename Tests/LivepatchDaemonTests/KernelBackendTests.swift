@@ -163,6 +163,20 @@ final class KernelBackendTests {
         #expect(await rarely.blockingTasks("lp_a").map(\.comm) == ["slow_thread"])
     }
 
+    @Test("the same patch loaded again is another transition: its blockers are found at once, not looked for among the old ones")
+    func blockersOfAReloadedPatch() async throws {
+        try livepatch("lp_a", enabled: true, transition: true, functions: [])
+        try task(pid: 100, tid: 100, state: "0", comm: "old_thread")
+        let rarely = KernelBackend(sysfsRoot: sys, procRoot: proc, release: "6.1.0-56-amd64", fullWalkInterval: .seconds(3600))
+        #expect(await rarely.blockingTasks("lp_a").map(\.comm) == ["old_thread"])
+        // Reverted, unloaded, its thread gone; loaded again with a new thread stuck in it.
+        try FileManager.default.removeItem(atPath: "\(sys)/kernel/livepatch/lp_a")
+        try FileManager.default.removeItem(atPath: "\(proc)/100")
+        try livepatch("lp_a", enabled: true, transition: true, functions: [])
+        try task(pid: 842, tid: 842, state: "0", comm: "new_thread")
+        #expect(await rarely.blockingTasks("lp_a").map(\.comm) == ["new_thread"])
+    }
+
     @Test("a module is loaded when /sys/module/<name> exists")
     func moduleLoaded() async throws {
         try mkdir("\(sys)/module/lp_a")

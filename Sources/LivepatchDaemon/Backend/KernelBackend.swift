@@ -163,25 +163,35 @@ public struct KernelBackend: PatchBackend {
     /// Walking every task of a busy machine each second cost about 0.4 s of CPU per walk under
     /// qemu TCG. Within one transition a task only ever moves to the target state, so between two
     /// full walks only the tasks that still blocked at the last one are read again; the full walk
-    /// every `fullWalkInterval` finds tasks forked since from a task not yet switched.
+    /// every `fullWalkInterval` finds tasks forked since from a task not yet switched. One
+    /// transition is one patch directory (its inode: a reloaded patch gets a new one) and one
+    /// direction; when none of the known blockers blocks any more, a full walk makes sure.
     private func blockingTasksNow(_ name: String) -> [BlockingTask] {
-        guard let enabled = attribute("\(livepatchRoot)/\(name)", "enabled") else { return [] }
-        let target = enabled == "1" ? "1" : "0"
+        let directory = "\(livepatchRoot)/\(name)"
+        var status = stat()
+        guard lstat(directory, &status) == 0, let enabled = attribute(directory, "enabled") else { return [] }
+        let transition = LastBlockerWalk.Transition(name: name, directory: UInt64(status.st_ino), target: enabled == "1" ? "1" : "0")
         let now = ContinuousClock.now
-        let candidates: [TaskPath]
-        let walked: Bool
-        if let last = lastWalk.recent(name: name, target: target, since: now - fullWalkInterval) {
-            candidates = last
-            walked = false
-        } else {
-            candidates = Self.numericEntries(procRoot).flatMap { pid in
-                Self.numericEntries("\(procRoot)/\(pid)/task").map { TaskPath(pid: pid, tid: $0) }
+        if let known = lastWalk.recent(transition, since: now - fullWalkInterval) {
+            let still = blocking(among: known, target: transition.target)
+            if !still.tasks.isEmpty {
+                lastWalk.record(transition, blocking: still.tasks, walkedAt: nil)
+                return still.blockers
             }
-            walked = true
         }
+        let everyTask = Self.numericEntries(procRoot).flatMap { pid in
+            Self.numericEntries("\(procRoot)/\(pid)/task").map { TaskPath(pid: pid, tid: $0) }
+        }
+        let found = blocking(among: everyTask, target: transition.target)
+        lastWalk.record(transition, blocking: found.tasks, walkedAt: now)
+        return found.blockers
+    }
+
+    /// Which of `tasks` are neither outside a transition (-1) nor in the target state.
+    private func blocking(among tasks: [TaskPath], target: String) -> (tasks: [TaskPath], blockers: [BlockingTask]) {
         var blocking: [TaskPath] = []
         var blockers: [BlockingTask] = []
-        for task in candidates {
+        for task in tasks {
             let directory = "\(procRoot)/\(task.pid)/task/\(task.tid)"
             guard let state = try? Self.attribute(directory, "patch_state"), state != "-1", state != target,
                 let tid = Int(task.tid)
@@ -189,8 +199,7 @@ public struct KernelBackend: PatchBackend {
             blocking.append(task)
             blockers.append(BlockingTask(pid: tid, comm: (try? Self.attribute(directory, "comm")) ?? "?"))
         }
-        lastWalk.record(name: name, target: target, blocking: blocking, walkedAt: walked ? now : nil)
-        return blockers
+        return (blocking, blockers)
     }
 
     /// The numeric names in a `/proc` directory (processes, or a process's tasks); none when it
@@ -233,28 +242,34 @@ struct TaskPath: Sendable, Equatable {
 
 /// The tasks that blocked a transition at the last look, and when every task was last walked.
 final class LastBlockerWalk: Sendable {
-    private struct Walk {
+    /// One transition: a patch's directory in sysfs (by inode) and the state tasks move to.
+    struct Transition: Equatable {
         var name: String
+        var directory: UInt64
         var target: String
+    }
+
+    private struct Walk {
+        var transition: Transition
         var walkedAt: ContinuousClock.Instant
         var blocking: [TaskPath]
     }
     private let last = Mutex<Walk?>(nil)
 
-    /// The tasks to read again, or nil when a full walk is due (another patch or direction, or
-    /// the last full walk is older than `since`).
-    func recent(name: String, target: String, since: ContinuousClock.Instant) -> [TaskPath]? {
+    /// The tasks to read again, or nil when a full walk is due (another transition, or the last
+    /// full walk is older than `since`).
+    func recent(_ transition: Transition, since: ContinuousClock.Instant) -> [TaskPath]? {
         last.withLock { walk in
-            guard let walk, walk.name == name, walk.target == target, walk.walkedAt >= since else { return nil }
+            guard let walk, walk.transition == transition, walk.walkedAt >= since else { return nil }
             return walk.blocking
         }
     }
 
-    func record(name: String, target: String, blocking: [TaskPath], walkedAt: ContinuousClock.Instant?) {
+    func record(_ transition: Transition, blocking: [TaskPath], walkedAt: ContinuousClock.Instant?) {
         last.withLock { walk in
             if let walkedAt {
-                walk = Walk(name: name, target: target, walkedAt: walkedAt, blocking: blocking)
-            } else if walk?.name == name && walk?.target == target {
+                walk = Walk(transition: transition, walkedAt: walkedAt, blocking: blocking)
+            } else if walk?.transition == transition {
                 walk?.blocking = blocking
             }
         }

@@ -14,7 +14,8 @@ struct Deb: ParsableCommand {
             must then be a valid Debian version (start with a digit). It depends on livepatchd.
 
             Removing the package removes the three files again, nothing more: an applied patch \
-            stays applied (livepatchd runs its own verified copy) until `lpclient revert NAME`.
+            stays applied (livepatchd runs its own verified copy) until `lpclient revert NAME`, \
+            and the patch directory stays (livepatchd's package owns it too).
 
             Needs dpkg-deb (Debian's dpkg package).
 

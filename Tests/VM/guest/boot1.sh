@@ -132,8 +132,13 @@ apply_cmdline() {
         fail "functions: $(patch_field lp_cmdline '.functions | join(",")')"
 }
 
+# lp_uptime travels as a fleet would ship it: a Debian package made by lpbundle deb.
 apply_second() {
-    drop lp_uptime
+    local deb
+    deb=$(lpbundle deb "$VM_DIR/bundles/lp_uptime/lp_uptime.json" --out /tmp/pool 2>&1) || fail "lpbundle deb: $deb"
+    DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" >/var/log/livepatchd-vm-dpkg-patch.log 2>&1 ||
+        fail "dpkg -i $deb failed: $(tail -5 /var/log/livepatchd-vm-dpkg-patch.log)"
+    emit "INFO lp_uptime installed as $(dpkg-query -W -f='${Package} ${Version}' livepatch-lp-uptime)"
     expect_state lp_uptime applied 90
     module_loaded lp_uptime || fail "module lp_uptime (file lp-uptime.ko) not loaded"
     file_has /proc/uptime "livepatchd-test lp_uptime" || fail "/proc/uptime not patched"
@@ -157,6 +162,12 @@ revert_second() {
     ! module_loaded lp_uptime || fail "module lp_uptime still loaded after revert"
     ! file_has /proc/uptime "livepatchd-test" || fail "/proc/uptime still patched"
     state_is lp_cmdline applied || fail "lp_cmdline no longer applied"
+    # Removing the patch's package takes its three files, not the patch directory livepatchd owns.
+    DEBIAN_FRONTEND=noninteractive dpkg -r livepatch-lp-uptime >>/var/log/livepatchd-vm-dpkg-patch.log 2>&1 ||
+        fail "dpkg -r livepatch-lp-uptime failed: $(tail -5 /var/log/livepatchd-vm-dpkg-patch.log)"
+    [[ -d $INCOMING ]] || fail "dpkg -r livepatch-lp-uptime removed the patch directory $INCOMING"
+    [[ -z $(find "$INCOMING" -name 'lp_uptime*' -o -name 'lp-uptime*') ]] || fail "lp_uptime files left: $(ls "$INCOMING")"
+    state_is lp_uptime reverted || fail "lp_uptime is $(patch_state lp_uptime) after dpkg -r"
 }
 
 stacking_enforced() {
@@ -587,9 +598,9 @@ scenario "dpkg -i livepatchd.deb: units enabled and started, conffile, keys dir,
 scenario "systemctl start livepatchd: active, kernel backend" daemon_starts
 scenario "kernel support report shows the VM kernel's real values" kernel_report
 scenario "drop a signed bundle: applied, /proc/cmdline patched" apply_cmdline
-scenario "a second patch (lp-uptime.ko, module lp_uptime): applied" apply_second
+scenario "a second patch as a package (lpbundle deb, dpkg -i; module lp_uptime): applied" apply_second
 scenario "systemctl status shows the STATUS line" status_line
-scenario "lpclient revert: effect gone, module unloaded" revert_second
+scenario "lpclient revert: effect gone, module unloaded; dpkg -r takes the files, not the patch directory" revert_second
 scenario "a patch stacked on another: reverting the lower one refused" stacking_enforced
 scenario "a patch for another kernel release: staged, never loaded" other_kernel_staged
 scenario "wrong vermagic and non-livepatch: rejected, never inserted" rejected_never_inserted

@@ -60,17 +60,17 @@ extension PatchMachine {
             }
             let halt = halts.first { $0.halt.matches(record.descriptor) }
             switch (record.state, halt) {
-            case (.staged, let halt?) where !record.desired || halt.halt.revert:
-                out.change(ledger.halt(name, reason: halt.patchReason, now: now))
-            case (.reverted, let halt?) where halt.halt.revert:
+            // Halted: what has not been asked for yet; with --revert also what was asked for or
+            // reverted (so it is not applied again); a halted one again when the halt file changed.
+            case (.staged, let halt?) where !record.desired || halt.halt.revert,
+                (.reverted, let halt?) where halt.halt.revert,
+                (.halted, let halt?) where record.reason != halt.patchReason:
                 out.change(ledger.halt(name, reason: halt.patchReason, now: now))
             case (.applied, let halt?) where halt.halt.revert && record.desired:
                 out.note(.haltReverts(name, file: halt.file))
                 ledger.stopWanting(name)
             case (.halted, nil):
                 out.change(ledger.resume(name, now: now))
-            case (.halted, let halt?) where record.reason != halt.patchReason:
-                out.change(ledger.halt(name, reason: halt.patchReason, now: now))
             case (.staged, nil) where !record.desired && record.descriptor.notAfter.map({ $0 <= now }) == true:
                 out.change(ledger.expire(name, reason: Self.expired(record.descriptor.notAfter ?? now), now: now))
             default:

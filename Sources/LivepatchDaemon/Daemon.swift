@@ -14,6 +14,8 @@ public final class Daemon: Service {
     let overrides: ConfigOverrides
     let configuration: Configuration
     let backend: any PatchBackend
+    /// Read once: the boot id and the kernel command line stay what they are until the next boot.
+    let boot: BootInfo
     let engine: PatchEngine
     let scanner: PatchScanner
     let server: VarlinkServer
@@ -29,6 +31,7 @@ public final class Daemon: Service {
         self.overrides = overrides
         self.logger = logger
         backend = try Self.makeBackend(configuration)
+        boot = backend.boot()
         scanner = PatchScanner(
             patchDirectory: configuration.patchDir, verifier: try Self.makeVerifier(configuration, logger: logger),
             store: PatchStore(stateDirectory: configuration.stateDir))
@@ -36,8 +39,8 @@ public final class Daemon: Service {
             atPath: configuration.stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         stateLock = try Self.lockStateDirectory(configuration)
         engine = try PatchEngine(
-            backend: backend, policy: Self.effectivePolicy(configuration, boot: backend.boot(), logger: logger), scanner: scanner,
-            stateFile: StateFile(stateDirectory: configuration.stateDir), logger: logger)
+            backend: backend, policy: Self.effectivePolicy(configuration, boot: boot, logger: logger), bootID: boot.id,
+            scanner: scanner, stateFile: StateFile(stateDirectory: configuration.stateDir), logger: logger)
         metrics = PatchMetrics(
             source: .init(status: { [engine] in await engine.status() }, patches: { [engine] in await engine.list() }),
             version: LivepatchDaemonVersion.current)
@@ -250,7 +253,7 @@ public final class Daemon: Service {
             do {
                 let fresh = try ConfigLoader.load(configPath: configPath, overrides: overrides)
                 await scanner.update(verifier: try Self.makeVerifier(fresh, logger: logger))
-                await engine.update(policy: Self.effectivePolicy(fresh, boot: backend.boot(), logger: logger))
+                await engine.update(policy: Self.effectivePolicy(fresh, boot: boot, logger: logger))
                 if fresh.patchDir != configuration.patchDir || fresh.stateDir != configuration.stateDir
                     || fresh.socket != configuration.socket || fresh.backend != configuration.backend
                 {

@@ -122,8 +122,7 @@ struct Create: ParsableCommand {
             if !Files.sameFile(module, moduleCopy) {
                 try AtomicFile.write(moduleBytes, to: moduleCopy, mode: 0o644)
             }
-            try AtomicFile.write(bytes, to: manifestPath, mode: 0o644)
-            try AtomicFile.write(Array(try signingKey.signatureFileContents(for: bytes).utf8), to: "\(manifestPath).sig", mode: 0o644)
+            try Files.writeSigned(bytes, to: manifestPath, key: signingKey)
         } catch {
             throw Failure("cannot write the bundle into \(out): \(error)")
         }

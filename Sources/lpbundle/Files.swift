@@ -1,4 +1,5 @@
 import Foundation
+import LivepatchCore
 import LivepatchSystem
 
 /// Small file helpers for an author tool that runs on a workstation.
@@ -23,6 +24,13 @@ enum Files {
         var second = stat()
         return stat(a, &first) == 0 && stat(b, &second) == 0 && first.st_dev == second.st_dev
             && first.st_ino == second.st_ino
+    }
+
+    /// A signed document (a manifest, a halt file) and its detached signature, `PATH.sig`,
+    /// each written atomically; the signature last, so a daemon never pairs it with older bytes.
+    static func writeSigned(_ bytes: [UInt8], to path: String, key: SigningKey) throws {
+        try AtomicFile.write(bytes, to: path, mode: 0o644)
+        try AtomicFile.write(Array(try key.signatureFileContents(for: bytes).utf8), to: "\(path).sig", mode: 0o644)
     }
 
     static func printJSON(_ value: some Encodable) throws {

@@ -52,8 +52,7 @@ struct HaltCommand: ParsableCommand {
         let path = "\(out)/\(halt.fileName)"
         do {
             try Directory.create(out)
-            try AtomicFile.write(bytes, to: path, mode: 0o644)
-            try AtomicFile.write(Array(try signingKey.signatureFileContents(for: bytes).utf8), to: "\(path).sig", mode: 0o644)
+            try Files.writeSigned(bytes, to: path, key: signingKey)
         } catch {
             throw Failure("cannot write the halt file into \(out): \(error)")
         }

@@ -13,7 +13,7 @@ struct BundlePackageScenarioTests {
         for directory in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"] {
             try FileManager.default.createDirectory(atPath: "\(root)/\(directory)", withIntermediateDirectories: true)
         }
-        FileManager.default.createFile(atPath: "\(root)/var/lib/dpkg/status", contents: nil)
+        try #require(FileManager.default.createFile(atPath: "\(root)/var/lib/dpkg/status", contents: nil))
         let incoming = "\(root)/var/lib/livepatchd/incoming"
         let sandbox = try Sandbox(["patch_dir": "\"\(incoming)\""])
         try await sandbox.start()

@@ -111,11 +111,7 @@ struct RolloutScenarioTests {
         // Forged: signed by a key nobody trusts.
         let forged = try run(Binaries.path("lpbundle"), ["keygen", "--name", "forger", "--out", "\(sandbox.root)/forger"])
         #expect(forged.status == 0)
-        let forgedHalt = try run(
-            Binaries.path("lpbundle"),
-            ["halt", "halted_fix", "--key", "\(sandbox.root)/forger/forger.key", "--out", "\(sandbox.staging)/forged"])
-        #expect(forgedHalt.status == 0, "\(forgedHalt)")
-        try sandbox.drop(["\(sandbox.staging)/forged/halted_fix.halt", "\(sandbox.staging)/forged/halted_fix.halt.sig"])
+        try sandbox.drop(try sandbox.halt("halted_fix", keyFile: "\(sandbox.root)/forger/forger.key"))
         let status = try await eventually("the forged halt to be reported") {
             let status = try sandbox.lpclient("status")
             return (status.stdout.contains("halt file halted_fix.halt is ignored"), status)
@@ -123,11 +119,7 @@ struct RolloutScenarioTests {
         #expect(status.status == 1)
         #expect(try sandbox.patch("halted_fix")?.state == .staged)
 
-        let halt = try run(
-            Binaries.path("lpbundle"),
-            ["halt", "halted_fix", "--reason", "oops on canaries", "--key", "\(sandbox.keys)/test.key", "--out", "\(sandbox.staging)/halt"])
-        #expect(halt.status == 0, "\(halt)")
-        try sandbox.drop(["\(sandbox.staging)/halt/halted_fix.halt", "\(sandbox.staging)/halt/halted_fix.halt.sig"])
+        try sandbox.drop(try sandbox.halt("halted_fix", options: ["--reason", "oops on canaries"]))
         let halted = try await sandbox.waitFor("halted_fix", .halted)
         #expect(halted.reason == "rollout halted by halted_fix.halt, signed by test: oops on canaries")
         let apply = try sandbox.lpclient("apply", "halted_fix")
@@ -144,10 +136,7 @@ struct RolloutScenarioTests {
         try await sandbox.start()
         try sandbox.drop(try sandbox.bundle("bad_fix"))
         try await sandbox.waitFor("bad_fix", .applied)
-        let halt = try run(
-            Binaries.path("lpbundle"), ["halt", "bad_fix", "--revert", "--key", "\(sandbox.keys)/test.key", "--out", "\(sandbox.staging)/halt"])
-        #expect(halt.status == 0, "\(halt)")
-        try sandbox.drop(["\(sandbox.staging)/halt/bad_fix.halt", "\(sandbox.staging)/halt/bad_fix.halt.sig"])
+        try sandbox.drop(try sandbox.halt("bad_fix", options: ["--revert"]))
         let halted = try await sandbox.waitFor("bad_fix", .halted)
         #expect(halted.reason?.hasPrefix("rollout halted and reverted by bad_fix.halt") == true, "\(halted.reason ?? "")")
         #expect(sandbox.loadedModules.isEmpty)

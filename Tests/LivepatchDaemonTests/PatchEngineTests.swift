@@ -106,7 +106,7 @@ final class PatchEngineTests {
             StderrLogHandler(level: .debug, metadataProvider: nil) { line in log.append(line) }
         }
         return try PatchEngine(
-            backend: backend, policy: policy, scanner: PatchScanner(patchDirectory: "\(root)/incoming", verifier: verifier, store: PatchStore(stateDirectory: state)),
+            backend: backend, policy: policy, bootID: backend.boot().id, scanner: PatchScanner(patchDirectory: "\(root)/incoming", verifier: verifier, store: PatchStore(stateDirectory: state)),
             stateFile: StateFile(stateDirectory: state), logger: logger)
     }
 

@@ -27,16 +27,17 @@ public actor PatchEngine {
     private var pendingWake = false
     private var timer: Task<Void, Never>?
 
-    public init(backend: any PatchBackend, policy: Policy, scanner: PatchScanner, stateFile: StateFile, logger: Logger)
-        throws(StateFile.Error)
-    {
+    /// `bootID` tells this boot from the one the state was saved in (crash-loop quarantine).
+    public init(
+        backend: any PatchBackend, policy: Policy, bootID: String?, scanner: PatchScanner, stateFile: StateFile, logger: Logger
+    ) throws(StateFile.Error) {
         self.backend = backend
         self.scanner = scanner
         self.stateFile = stateFile
         self.logger = logger
         machine = PatchMachine(
             ledger: try stateFile.load(), policy: policy, release: backend.release,
-            unsupportedReason: backend.support().unsupportedReason, bootID: backend.boot().id)
+            unsupportedReason: backend.support().unsupportedReason, bootID: bootID)
     }
 
     /// The worker: reads the kernel and the patch directory, then carries out each step the

@@ -68,6 +68,16 @@ extension Sandbox {
             name: name, manifest: "\(out)/\(name).json", signature: "\(out)/\(name).json.sig", module: "\(out)/\(moduleFile)")
     }
 
+    /// A halt file and its signature made by `lpbundle halt NAME`, as whoever stops a rollout
+    /// makes them (`options`: `--revert`, `--reason`); signed by `keyFile`, else the trusted test key.
+    func halt(_ name: String, options: [String] = [], keyFile: String? = nil) throws -> [String] {
+        let out = "\(staging)/halt-\(UUID().uuidString.prefix(8))"
+        let result = try run(
+            Binaries.path("lpbundle"), ["halt", name, "--key", keyFile ?? "\(keys)/test.key", "--out", out] + options)
+        guard result.status == 0 else { throw TimeoutError(description: "lpbundle halt: \(result)") }
+        return ["\(out)/\(name).halt", "\(out)/\(name).halt.sig"]
+    }
+
     /// Copies files into the patch directory one after the other, as `cp` would.
     func drop(_ files: [String]) throws {
         for file in files {

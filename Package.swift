@@ -85,6 +85,6 @@ let package = Package(
             ]
         ),
         // Start the real binaries in a temporary directory: the product as an operator meets it.
-        .testTarget(name: "IntegrationTests", dependencies: ["LivepatchAPI", "Varlink", "LivepatchCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["LivepatchAPI", "Varlink", "LivepatchCore", "LivepatchDaemon"]),
     ]
 )

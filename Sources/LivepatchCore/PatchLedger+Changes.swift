@@ -216,6 +216,7 @@ extension PatchLedger {
             HistoryEntry(
                 time: RFC3339.string(from: now), name: record.name, version: record.descriptor.version,
                 state: record.state, reason: record.reason?.message))
+        historyCount += 1
         if history.count > Self.historyLimit { history.removeFirst(history.count - Self.historyLimit) }
         return StateChange(name: record.name, from: from, record: record)
     }

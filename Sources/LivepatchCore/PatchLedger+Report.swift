@@ -35,7 +35,7 @@ extension PatchLedger {
         if let unsupported = kernel.unsupportedReason { line += "; nothing can be applied: \(unsupported)" }
 
         var problems: [String] = []
-        for record in records.values.sorted(by: { $0.name < $1.name }) {
+        for record in recordsByName {
             let reason = record.reason.map { ": \($0.message)" } ?? ""
             switch record.state {
             case .failed, .rejected, .quarantined:

@@ -8,6 +8,9 @@ public struct PatchLedger: Codable, Sendable, Equatable {
     public internal(set) var records: [String: PatchRecord] = [:]
     /// Oldest first, at most ``historyLimit`` entries.
     public internal(set) var history: [HistoryEntry] = []
+    /// How many entries the history ever had, the trimmed ones included: what tells a saved
+    /// ledger's history from a newer one's (``Change``).
+    public internal(set) var historyCount = 0
     var lastSequence = 0
     /// The highest manifest `sequence` verified for each patch name, kept when the record goes:
     /// a bundle with a lower one is an older bundle replayed.
@@ -26,19 +29,39 @@ public struct PatchLedger: Codable, Sendable, Equatable {
         public var at: Date
     }
 
-    private enum CodingKeys: String, CodingKey { case records, history, lastSequence, highestSequence, lastCleanStop }
+    private enum CodingKeys: String, CodingKey { case records, history, historyCount, lastSequence, highestSequence, lastCleanStop }
 
-    /// State files written before the rollout fields lack them.
+    /// State files written before the rollout fields (and the history count) lack them.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         records = try container.decode([String: PatchRecord].self, forKey: .records)
         history = try container.decode([HistoryEntry].self, forKey: .history)
+        historyCount = try container.decodeIfPresent(Int.self, forKey: .historyCount) ?? history.count
         lastSequence = try container.decode(Int.self, forKey: .lastSequence)
         highestSequence = try container.decodeIfPresent([String: Int].self, forKey: .highestSequence) ?? [:]
         lastCleanStop = try container.decodeIfPresent(CleanStop.self, forKey: .lastCleanStop)
     }
 
     public subscript(name: String) -> PatchRecord? { records[name] }
+
+    /// The names ordered by `key`, then by name. The names are sorted, not the records: a record
+    /// is large, and the machine orders them on every event (1000 patches made that count).
+    func names<Key: Comparable>(orderedBy key: (PatchRecord) -> Key) -> [String] {
+        records.map { (key($0.value), $0.key) }.sorted { $0 < $1 }.map(\.1)
+    }
+
+    /// The records ordered by `key`, then by name, as they are now (changes made while going
+    /// through them do not show).
+    func records<Key: Comparable>(orderedBy key: (PatchRecord) -> Key) -> [PatchRecord] {
+        let records = self.records
+        return names(orderedBy: key).compactMap { records[$0] }
+    }
+
+    /// The records in name order, as they are now.
+    var recordsByName: [PatchRecord] {
+        let records = self.records
+        return records.keys.sorted().compactMap { records[$0] }
+    }
 
     /// What verification found in the patch directory for one manifest.
     public enum Arrival: Sendable, Equatable {

@@ -61,9 +61,7 @@ extension PatchMachine {
     /// Patches applied before (a reboot) in the order they were enabled, so the stacking comes
     /// back the same, then new ones by name.
     private var ordered: [PatchRecord] {
-        ledger.records.values.sorted {
-            ($0.enabledSequence ?? Int.max, $0.name) < ($1.enabledSequence ?? Int.max, $1.name)
-        }
+        ledger.records(orderedBy: { $0.enabledSequence ?? Int.max })
     }
 
     private func wantsRevert(_ record: PatchRecord) -> Bool {
@@ -201,7 +199,7 @@ extension PatchMachine {
     private mutating func leftover(_ view: KernelView, _ out: inout Output, now: Date) -> Decision? {
         var leaving: [String] = []
         var gaveUp: [String] = []
-        for record in ledger.records.values.sorted(by: { $0.name < $1.name }) {
+        for record in ledger.recordsByName {
             let name = record.name
             guard record.descriptor.storedModulePath != nil, !record.state.isLoaded, record.disabledOutside == nil,
                 view.isLoaded(name), !(record.desired && record.state != .superseded)

@@ -137,9 +137,7 @@ extension PatchMachine {
     mutating func observe(_ view: KernelView, _ out: inout Output, now: Date) {
         // Transitions first: a replace patch that finished while the daemon was away supersedes
         // the patches it replaced before those are looked at (they left sysfs with it).
-        let order = ledger.records.values.sorted {
-            ($0.state.isInTransition ? 0 : 1, $0.name) < ($1.state.isInTransition ? 0 : 1, $1.name)
-        }.map(\.name)
+        let order = ledger.names(orderedBy: { $0.state.isInTransition ? 0 : 1 })
         for name in order {
             guard let record = ledger[name] else { continue }
             let patch = view.patch(name)
@@ -197,7 +195,7 @@ extension PatchMachine {
                 continue
             }
         }
-        for patch in view.patches.sorted(by: { $0.name < $1.name }) where ledger[patch.name] == nil && patch.enabled {
+        for patch in view.patches.filter({ ledger[$0.name] == nil && $0.enabled }).sorted(by: { $0.name < $1.name }) {
             out.change(ledger.foreign(patch, replacing: nil, now: now))
         }
     }

@@ -33,7 +33,7 @@ extension PatchMachine {
         guard needsBootCheck else { return }
         needsBootCheck = false
         guard let bootID else { return }
-        for record in ledger.records.values.sorted(by: { $0.name < $1.name }) {
+        for record in ledger.recordsByName {
             guard let mark = record.lastEnable, !mark.survived, mark.bootID != bootID else { continue }
             let stoppedCleanly = ledger.lastCleanStop.map { $0.bootID == mark.bootID && $0.at >= mark.at } ?? false
             guard !stoppedCleanly, [.applying, .applied, .staged].contains(record.state) else {
@@ -53,7 +53,7 @@ extension PatchMachine {
     /// Halts, expiry of what waits for its wave, and enables that survived their window; after
     /// every event, like the settle timeout.
     mutating func enforceRollout(_ out: inout Output, now: Date) {
-        for record in ledger.records.values.sorted(by: { $0.name < $1.name }) where record.descriptor.storedModulePath != nil {
+        for record in ledger.recordsByName where record.descriptor.storedModulePath != nil {
             let name = record.name
             if let mark = record.lastEnable, !mark.survived, mark.bootID == bootID, now >= mark.at + policy.quarantineWindow {
                 ledger.enableSurvived(name)

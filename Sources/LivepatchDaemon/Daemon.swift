@@ -141,8 +141,7 @@ public final class Daemon: Service {
         do {
             let stateDirectory = configuration.stateDir
             let removed =
-                try TemporaryFile.removeLeftovers(inDirectory: stateDirectory, prefix: TemporaryFile.defaultPrefix)
-                .map { "\(stateDirectory)/\($0)" }
+                try StateFile(stateDirectory: stateDirectory).removeLeftovers()
                 + PatchStore(stateDirectory: stateDirectory).removeLeftovers()
             if !removed.isEmpty {
                 logger.notice("removed \(removed.count) temporary file(s) an earlier run left: \(removed.joined(separator: ", "))")

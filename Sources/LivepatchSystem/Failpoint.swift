@@ -21,10 +21,11 @@ import Synchronization
 /// Names are `area.step.when`. Each exists because a crash exactly there leaves a different
 /// mix of disk and kernel state for the next start to reconcile:
 public enum Failpoint: String, CaseIterable, Sendable {
-    /// The state file's new contents are written and fsynced to a temporary file, not renamed:
-    /// the next start must read the previous state, whole.
+    /// The state file's new contents (all of `state.json`, or one change in `state.changes/`)
+    /// are written and fsynced to a temporary file, not renamed: the next start must read the
+    /// previous state, whole.
     case stateWriteBeforeRename = "state.write.before-rename"
-    /// Renamed over `state.json`, the directory not yet fsynced: the new state, whole.
+    /// Renamed into place, the directory not yet fsynced: the new state, whole.
     case stateWriteAfterRename = "state.write.after-rename"
     /// A state change is recorded in memory (ledger and history) and announced, not saved:
     /// the disk is one step behind the kernel.

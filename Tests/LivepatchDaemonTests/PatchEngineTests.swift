@@ -100,7 +100,8 @@ final class PatchEngineTests {
                     name: "a", version: "1", sha256: String(repeating: "a", count: 64), manifestDigest: "m", kernels: [backend.release],
                     release: backend.release, storedModulePath: "\(state)/store/a.ko"),
                 note: nil), now: Date())
-        try StateFile(stateDirectory: state).save(ledger)
+        var stateFile = StateFile(stateDirectory: state)
+        try stateFile.save(ledger)
         let verifier = BundleVerifier(patchDirectory: "\(root)/incoming", keys: TrustedKeys(), policy: policy)
         let logger = Logger(label: "test") { [log] _ in
             StderrLogHandler(level: .debug, metadataProvider: nil) { line in log.append(line) }

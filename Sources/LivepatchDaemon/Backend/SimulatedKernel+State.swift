@@ -1,6 +1,7 @@
 import Foundation
 import LivepatchCore
 import LivepatchSystem
+import Synchronization
 
 /// One loaded module of the simulated kernel and its `/sys/kernel/livepatch/<name>` state.
 struct SimulatedModule: Codable, Equatable {
@@ -58,7 +59,8 @@ struct SimulatedState {
     /// Ends every transition whose time has come, the way the kernel would have meanwhile.
     mutating func advance() {
         let stalled = injected(.stall)
-        for name in modules.keys.sorted(by: { modules[$0]!.sequence < modules[$1]!.sequence }) {
+        let ending = modules.values.filter { $0.transitionEnd != nil }.sorted { $0.sequence < $1.sequence }.map(\.name)
+        for name in ending {
             guard var module = modules[name], let end = module.transitionEnd, end <= now else { continue }
             // Only the way in stalls: a reversed or disabling transition ends on time.
             if stalled.contains(name) && module.enabled && !module.forced { continue }
@@ -113,13 +115,7 @@ extension SimulatedKernel {
         try Self.replayCommit(root: root)
         var state = SimulatedState(root: root)
         let directory = "\(root)/modules"
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let decoder = JSONDecoder()
-        for file in files where file.hasSuffix(".json") {
-            // A module file that cannot be read leaves the state unknown: an error, not an absence.
-            guard let data = FileManager.default.contents(atPath: "\(directory)/\(file)"),
-                let module = try? decoder.decode(SimulatedModule.self, from: data)
-            else { throw BackendError("read", "\(directory)/\(file)", "cannot read the simulated kernel's module file", errno: EIO) }
+        for module in try moduleFiles.read(directory) {
             state.modules[module.name] = module
             state.lastSequence = max(state.lastSequence, module.sequence)
         }
@@ -193,5 +189,53 @@ extension SimulatedKernel {
     static func fileSize(_ path: String) -> Int64 {
         var info = stat()
         return stat(path, &info) == 0 ? Int64(info.st_size) : 0
+    }
+}
+
+/// The module files of a simulated kernel, decoded once and kept while a file stays the same
+/// (inode, size, modification and change times): with 1000 modules, opening and decoding every
+/// file on every call was most of what a step cost. A test that edits a file by hand changes its
+/// times, so it is read again. A file changed in the last two seconds is always read: file times
+/// are coarser than a write (a jiffy), and an inode number can come back (as git's "racy clean").
+final class SimulatedModuleFiles: Sendable {
+    private struct Stamp: Equatable {
+        var inode: UInt64
+        var size: Int64
+        var modified: [Int]
+        var changed: [Int]
+    }
+
+    private let known = Mutex<[String: (stamp: Stamp, module: SimulatedModule)]>([:])
+
+    /// Every module in `directory`; one that cannot be read leaves the state unknown: an error,
+    /// not an absence.
+    func read(_ directory: String) throws(BackendError) -> [SimulatedModule] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let before = known.withLock { $0 }
+        var now: [String: (stamp: Stamp, module: SimulatedModule)] = [:]
+        var modules: [SimulatedModule] = []
+        let decoder = JSONDecoder()
+        let settled = time(nil) - 2
+        for file in files where file.hasSuffix(".json") {
+            let path = "\(directory)/\(file)"
+            var status = stat()
+            let stamp =
+                lstat(path, &status) == 0
+                ? Stamp(
+                    inode: UInt64(status.st_ino), size: Int64(status.st_size),
+                    modified: [status.st_mtim.tv_sec, status.st_mtim.tv_nsec], changed: [status.st_ctim.tv_sec, status.st_ctim.tv_nsec])
+                : nil
+            if let stamp, let entry = before[path], entry.stamp == stamp, max(stamp.modified[0], stamp.changed[0]) < settled {
+                now[path] = entry
+                modules.append(entry.module)
+                continue
+            }
+            guard let data = FileManager.default.contents(atPath: path), let module = try? decoder.decode(SimulatedModule.self, from: data)
+            else { throw BackendError("read", path, "cannot read the simulated kernel's module file", errno: EIO) }
+            if let stamp { now[path] = (stamp, module) }
+            modules.append(module)
+        }
+        known.withLock { $0 = now }
+        return modules
     }
 }

@@ -32,6 +32,7 @@ public struct SimulatedKernel: PatchBackend {
     public let kind = "simulated"
     public let release: String
     public let root: String
+    let moduleFiles = SimulatedModuleFiles()
 
     public init(root: String, release: String) throws(BackendError) {
         self.root = root

@@ -14,7 +14,7 @@ import Logging
 public actor PatchEngine {
     let backend: any PatchBackend
     let scanner: PatchScanner
-    let stateFile: StateFile
+    var stateFile: StateFile
     let logger: Logger
     var machine: PatchMachine
     private var subscribers: [UUID: AsyncStream<SubscribeReply>.Continuation] = [:]
@@ -33,10 +33,12 @@ public actor PatchEngine {
     ) throws(StateFile.Error) {
         self.backend = backend
         self.scanner = scanner
+        var stateFile = stateFile
+        let ledger = try stateFile.load()
         self.stateFile = stateFile
         self.logger = logger
         machine = PatchMachine(
-            ledger: try stateFile.load(), policy: policy, release: backend.release,
+            ledger: ledger, policy: policy, release: backend.release,
             unsupportedReason: backend.support().unsupportedReason, bootID: bootID)
     }
 
@@ -72,7 +74,12 @@ public actor PatchEngine {
     public func update(policy: Policy) { feed(.policyChanged(policy)) }
 
     /// A clean stop, remembered in the state: the next boot does not take it for a crash.
-    public func stop() { feed(.stopping) }
+    public func stop() {
+        feed(.stopping)
+        do { try stateFile.foldChanges(machine.ledger) } catch {
+            logger.error("cannot fold the saved changes into \(stateFile.path): \(error); the next start reads them as they are")
+        }
+    }
 
     // MARK: - Events in, actions out
 

@@ -65,7 +65,9 @@ final class CrashBench: @unchecked Sendable {
     /// Starts livepatchd with `environment` changes; returns once it said READY=1 (true) or died (false).
     func launch(_ environment: [String: String?]) async throws -> (LaunchedProcess, ready: Bool) {
         let before = sandbox.notify.received.count
-        var changes = environment
+        // Every save after the first as a change file (not the whole state.json a handful of
+        // patches would get): the kill lands in the middle of that path too.
+        var changes: [String: String?] = ["LIVEPATCHD_STATE_WHOLE_BELOW": "0"].merging(environment) { _, given in given }
         for name in ["LIVEPATCHD_FAILPOINT", "LIVEPATCHD_FAILPOINT_TRACE"] where changes[name] == nil {
             changes[name] = .some(nil)
         }

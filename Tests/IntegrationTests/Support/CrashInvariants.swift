@@ -1,5 +1,7 @@
 import Foundation
 import LivepatchAPI
+import LivepatchCore
+import LivepatchDaemon
 
 /// What must hold after any crash and a restart, each violation a line naming what was
 /// expected and what was seen.
@@ -20,24 +22,15 @@ struct CrashInvariants {
         self.before = before
     }
 
-    /// The state file as it is on disk; a torn or unreadable file is a violation by itself.
-    struct StateContents: Decodable {
-        struct Ledger: Decodable {
-            var history: [HistoryEntry]
-        }
-        var format: Int
-        var ledger: Ledger
-    }
-
-    static func readState(_ bench: CrashBench) -> Result<StateContents?, TimeoutError> {
-        let path = "\(bench.sandbox.state)/state.json"
-        guard let data = FileManager.default.contents(atPath: path) else { return .success(nil) }
+    /// The state as it is on disk (`state.json` and the changes after it), read the way the
+    /// daemon reads it at start; a torn or unreadable file is a violation by itself.
+    static func readState(_ bench: CrashBench) -> Result<PatchLedger?, TimeoutError> {
+        var file = StateFile(stateDirectory: bench.sandbox.state)
+        guard FileManager.default.fileExists(atPath: file.path) else { return .success(nil) }
         do {
-            let contents = try JSONDecoder().decode(StateContents.self, from: data)
-            guard contents.format == 1 else { return .failure(TimeoutError(description: "state.json has format \(contents.format)")) }
-            return .success(contents)
+            return .success(try file.load())
         } catch {
-            return .failure(TimeoutError(description: "state.json (\(data.count) bytes) does not parse: \(error)"))
+            return .failure(TimeoutError(description: "the state does not load: \(error)"))
         }
     }
 

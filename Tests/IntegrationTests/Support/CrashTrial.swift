@@ -66,13 +66,13 @@ extension CrashBench {
         if let client { acknowledged = await client.waitForExit(timeout: .seconds(30)) == 0 }
 
         // Never torn: the state file parses right after the crash, with the history it had.
-        var historyBefore = snapshotState.ledger.history
+        var historyBefore = snapshotState.history
         switch CrashInvariants.readState(self) {
         case .failure(let torn): result.problems.append("after the crash: \(torn.description)")
         case .success(nil): result.problems.append("after the crash: state.json is gone")
         case .success(let state?):
-            if !state.ledger.history.starts(with: historyBefore) { result.problems.append("after the crash: history entries lost on disk") }
-            historyBefore = state.ledger.history
+            if !state.history.starts(with: historyBefore) { result.problems.append("after the crash: history entries lost on disk") }
+            historyBefore = state.history
         }
 
         let (recovered, recoveredReady) = try await launch([:])

@@ -58,7 +58,7 @@ crash_problems() {
         state=$(jq -r --arg name "$name" '.patches[] | select(.name == $name) | .state' <<<"$json")
         [[ $state == applied || $state == foreign ]] || echo "$name: in /sys/kernel/livepatch, reported ${state:-not at all}"
     done
-    jq -e '.format == 1 and (.ledger.history | length) > 0' /var/lib/livepatchd/state.json >/dev/null 2>&1 ||
+    jq -e '.format == 2 and (.ledger.history | length) > 0' /var/lib/livepatchd/state.json >/dev/null 2>&1 ||
         echo "state.json does not parse"
 }
 

@@ -164,3 +164,23 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
 }
+
+// MARK: - Replies framed from an encoder's output
+
+extension VarlinkReply.Encoded {
+    /// A final reply whose parameters are `encoder`'s JSON of `value`, framed as the encoder
+    /// wrote it: a long reply (1000 patches, 300 KB) is not parsed and written again. The
+    /// encoder's output is JSON text without NUL (it escapes U+0000), so it frames as it is.
+    public init(parameters value: some Encodable, encoder: JSONEncoder) throws {
+        let json = try encoder.encode(value)
+        guard json.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{") else {
+            let context = EncodingError.Context(codingPath: [], debugDescription: "Varlink parameters must encode as a JSON object")
+            throw EncodingError.invalidValue(value, context)
+        }
+        var frame = Array(#"{"parameters":"#.utf8)
+        frame.reserveCapacity(json.count + 16)
+        frame.append(contentsOf: json)
+        frame.append(contentsOf: [UInt8(ascii: "}"), 0])
+        self.init(frame: frame)
+    }
+}

@@ -48,6 +48,11 @@ extension ClientOptions {
     var style: Style { json ? .plain : .forStandardOutput() }
 
     /// One JSON object on one line, the field names of the wire (`blocking_tasks`).
+    /// Prints JSON text as it came (``DaemonConnection/callForJSON(_:)``).
+    func printJSON(text: [UInt8]) {
+        print(String(decoding: text, as: UTF8.self))
+    }
+
     func printJSON<T: Encodable>(_ value: T) throws {
         let data: Data
         do {

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Testing
 import Varlink
 
@@ -20,6 +21,19 @@ struct VarlinkMessageTests {
     func compactCall() {
         let frame = VarlinkCall(method: "io.livepatchd.GetStatus").encodeFrame()
         #expect(frame == bytes(#"{"method":"io.livepatchd.GetStatus","parameters":{}}"#) + [0])
+    }
+
+    @Test("a final reply framed from an encoder's bytes reads back as the same reply, NUL only at the end")
+    func encodedFromEncoder() throws {
+        struct Listing: Encodable {
+            var names: [String]
+            var note: String
+        }
+        let value = Listing(names: ["a", "b/c"], note: "nul \u{0} and \"quotes\"")
+        let encoded = try VarlinkReply.Encoded(parameters: value, encoder: JSONEncoder())
+        #expect(encoded.frame.last == 0 && !encoded.frame.dropLast().contains(0))
+        #expect(try VarlinkReply(frame: encoded.frame) == VarlinkReply(parameters: try JSONValue.object(encoding: value)))
+        #expect(throws: EncodingError.self) { try VarlinkReply.Encoded(parameters: ["not", "an", "object"], encoder: JSONEncoder()) }
     }
 
     @Test("a reply survives encoding and parsing")

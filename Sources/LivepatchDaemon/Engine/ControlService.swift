@@ -71,8 +71,13 @@ struct ControlService: VarlinkRequestHandler {
         return name
     }
 
+    /// The final reply, framed straight from the encoder's bytes.
     private func reply(_ value: some Encodable, _ replies: VarlinkReplySink) async {
-        await replies.send(value, encoder: Self.encoder)
+        do {
+            await replies.send(try VarlinkReply.Encoded(parameters: value, encoder: Self.encoder))
+        } catch {
+            await replies.send(VarlinkReply(encoding: value, with: Self.encoder))  // says why it could not be encoded
+        }
     }
 
     private func send(_ error: LivepatchError, to replies: VarlinkReplySink) async {

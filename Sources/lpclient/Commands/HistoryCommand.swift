@@ -9,11 +9,11 @@ struct HistoryCommand: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        let reply: HistoryReply = try options.connect().call(.getHistory, NoParameters())
         if options.json {
-            try options.printJSON(reply)
-        } else {
-            print(HistoryText.table(reply.entries, style: options.style))
+            options.printJSON(text: try options.connect().callForJSON(.getHistory))
+            return
         }
+        let reply: HistoryReply = try options.connect().call(.getHistory, NoParameters())
+        print(HistoryText.table(reply.entries, style: options.style))
     }
 }

@@ -14,11 +14,11 @@ struct ListCommand: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        let reply: PatchListReply = try options.connect().call(.listPatches, NoParameters())
         if options.json {
-            try options.printJSON(reply)
-        } else {
-            print(PatchText.table(reply.patches, style: options.style))
+            options.printJSON(text: try options.connect().callForJSON(.listPatches))
+            return
         }
+        let reply: PatchListReply = try options.connect().call(.listPatches, NoParameters())
+        print(PatchText.table(reply.patches, style: options.style))
     }
 }

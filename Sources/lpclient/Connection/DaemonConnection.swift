@@ -6,6 +6,11 @@ protocol DaemonConnection {
     /// Calls `method` and decodes its single reply's parameters.
     func call<P: Encodable, R: Decodable>(_ method: LivepatchInterface.Method, _ parameters: P) throws -> R
 
+    /// Calls `method` (no parameters) and returns its reply's parameters as JSON text, keys
+    /// sorted, without decoding them into types: `--json` output that only passes a long reply
+    /// on (1000 patches) should not pay for decoding and encoding it again.
+    func callForJSON(_ method: LivepatchInterface.Method) throws -> [UInt8]
+
     /// Calls `method` with `more` and hands each reply to `each`, the last one included, until
     /// the daemon says it is the last (`continues` false) or the connection ends.
     func stream<P: Encodable, R: Decodable>(

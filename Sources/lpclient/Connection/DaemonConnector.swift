@@ -30,6 +30,14 @@ struct VarlinkDaemonConnection: DaemonConnection {
         }
     }
 
+    func callForJSON(_ method: LivepatchInterface.Method) throws -> [UInt8] {
+        do {
+            return JSONValue.object(try client.call(method.qualifiedName).parameters).serialized()
+        } catch {
+            throw ClientError(error, socket: client.socketPath)
+        }
+    }
+
     func stream<P: Encodable, R: Decodable>(
         _ method: LivepatchInterface.Method, _ parameters: P, _ each: (R) throws -> Void
     ) throws {

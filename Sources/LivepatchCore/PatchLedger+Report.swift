@@ -7,8 +7,9 @@ extension PatchLedger {
         records[name].map { patch($0, blockingTasks: blockingTasks) }
     }
 
-    /// The wire view of a record as it was, e.g. at one transition of several in a row.
-    public func patch(_ record: PatchRecord, blockingTasks: [BlockingTask] = []) -> Patch {
+    /// The wire view of a record as it was, e.g. at one transition of several in a row;
+    /// `stacking` when many are shown at once (``stacking``).
+    public func patch(_ record: PatchRecord, blockingTasks: [BlockingTask] = [], stacking: Stacking? = nil) -> Patch {
         let name = record.name
         let d = record.descriptor
         var reason = record.reason
@@ -24,7 +25,7 @@ extension PatchLedger {
             replace: d.replace, kernels: d.kernels, fixes: d.fixes, since: RFC3339.string(from: record.since),
             description: d.description, desired: record.desired, functions: d.functions,
             blockingTasks: record.state.isInTransition ? blockingTasks : [],
-            stackedBelow: stackedAbove(name))
+            stackedBelow: (stacking ?? self.stacking).above(record))
     }
 
     /// The `STATUS=` line and what makes `lpclient status` exit 1.

@@ -245,14 +245,36 @@ public struct PatchLedger: Codable, Sendable, Equatable {
 
     /// Applied (or applying) patches enabled after `name` that patch at least one same function.
     public func stackedAbove(_ name: String) -> [String] {
-        guard let base = records[name], let sequence = base.enabledSequence else { return [] }
-        let functions = Set(base.descriptor.functions)
-        return records.values.filter { other in
-            guard other.name != name, other.state == .applied || other.state == .applying || other.state == .foreign,
-                let otherSequence = other.enabledSequence, otherSequence > sequence
-            else { return false }
-            return !functions.isDisjoint(with: other.descriptor.functions)
-        }.map(\.name).sorted()
+        records[name].map { stacking.above($0) } ?? []
+    }
+
+    /// Every record's stacking at once: asked record by record, a listing of 1000 applied
+    /// patches went over all records for each of them.
+    public var stacking: Stacking { Stacking(records) }
+
+    /// The applied (or applying, or foreign) patches by the functions they patch, in the order
+    /// they were enabled.
+    public struct Stacking: Sendable {
+        private var byFunction: [String: [(sequence: Int, name: String)]] = [:]
+
+        init(_ records: [String: PatchRecord]) {
+            for record in records.values where [.applied, .applying, .foreign].contains(record.state) {
+                guard let sequence = record.enabledSequence else { continue }
+                for function in Set(record.descriptor.functions) { byFunction[function, default: []].append((sequence, record.name)) }
+            }
+        }
+
+        /// Those enabled after `record` that patch at least one same function, by name.
+        public func above(_ record: PatchRecord) -> [String] {
+            guard let sequence = record.enabledSequence else { return [] }
+            var names: Set<String> = []
+            for function in Set(record.descriptor.functions) {
+                for other in byFunction[function] ?? [] where other.sequence > sequence && other.name != record.name {
+                    names.insert(other.name)
+                }
+            }
+            return names.sorted()
+        }
     }
 }
 

@@ -102,8 +102,8 @@ extension PatchMachine {
     // MARK: - Reporting
 
     /// The wire view of a record: the ledger's, with this host's wave and when it will apply.
-    public func patch(_ record: PatchRecord) -> Patch {
-        var patch = ledger.patch(record, blockingTasks: blockers[record.name] ?? [])
+    public func patch(_ record: PatchRecord, stacking: PatchLedger.Stacking? = nil) -> Patch {
+        var patch = ledger.patch(record, blockingTasks: blockers[record.name] ?? [], stacking: stacking)
         guard record.descriptor.storedModulePath != nil else { return patch }
         patch.wave = policy.rollout.wave(for: record.name)
         patch.applyAt = autoApplyAt(record).map(RFC3339.string(from:))

@@ -173,7 +173,10 @@ public actor PatchEngine {
 
     public func list() async -> [Patch] {
         let objects = await liveObjects()
-        return machine.ledger.records.keys.sorted().compactMap { name in machine.ledger[name].map { view($0, objects: objects) } }
+        let stacking = machine.ledger.stacking
+        return machine.ledger.records.keys.sorted().compactMap { name in
+            machine.ledger[name].map { view($0, objects: objects, stacking: stacking) }
+        }
     }
 
     public func patch(_ name: String) async throws(LivepatchError) -> Patch {
@@ -190,8 +193,8 @@ public actor PatchEngine {
 
     /// The wire view of a record with what only the machine knows now: the sampled blocking
     /// tasks and, when given, the kernel's objects.
-    func view(_ record: PatchRecord, objects: [String: [PatchObject]] = [:]) -> Patch {
-        var patch = machine.patch(record)
+    func view(_ record: PatchRecord, objects: [String: [PatchObject]] = [:], stacking: PatchLedger.Stacking? = nil) -> Patch {
+        var patch = machine.patch(record, stacking: stacking)
         if patch.state.isLoaded || patch.state == .superseded { patch.objects = objects[patch.name] ?? [] }
         return patch
     }

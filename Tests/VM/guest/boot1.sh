@@ -66,9 +66,16 @@ package_installs() {
     emit "INFO journalctl -x for MESSAGE_ID=afcf4b1b21af472686807093bcb02269: $(journalctl -x -u livepatchd --no-pager MESSAGE_ID=afcf4b1b21af472686807093bcb02269 | grep -m1 -A1 'Subject:' | tr -s ' ' | paste -sd' ')"
 }
 
-# Runs after the state went to the host (main.sh): the package goes, and all it brought with it.
+# Runs after the state went to the host (main.sh): the patch package goes (its three files, not
+# the patch directory livepatchd's package owns), then livepatchd's, and all it brought with it.
+# (lp_uptime's package stays installed until here: later scenarios apply lp_uptime again.)
 package_purged() {
     local socket_inode
+    DEBIAN_FRONTEND=noninteractive dpkg -r livepatch-lp-uptime >>/var/log/livepatchd-vm-dpkg-patch.log 2>&1 ||
+        fail "dpkg -r livepatch-lp-uptime failed: $(tail -5 /var/log/livepatchd-vm-dpkg-patch.log)"
+    [[ -d $INCOMING ]] || fail "dpkg -r livepatch-lp-uptime removed the patch directory $INCOMING"
+    [[ -z $(find "$INCOMING" -name 'lp_uptime*' -o -name 'lp-uptime*') ]] || fail "lp_uptime files left: $(ls "$INCOMING")"
+    emit "INFO dpkg -r livepatch-lp-uptime: its three files gone, $INCOMING kept"
     DEBIAN_FRONTEND=noninteractive dpkg --purge livepatchd >/var/log/livepatchd-vm-dpkg-purge.log 2>&1 ||
         fail "dpkg --purge livepatchd failed: $(tail -5 /var/log/livepatchd-vm-dpkg-purge.log)"
     ! systemctl is-active -q livepatchd.service || fail "livepatchd still active after purge"
@@ -162,12 +169,6 @@ revert_second() {
     ! module_loaded lp_uptime || fail "module lp_uptime still loaded after revert"
     ! file_has /proc/uptime "livepatchd-test" || fail "/proc/uptime still patched"
     state_is lp_cmdline applied || fail "lp_cmdline no longer applied"
-    # Removing the patch's package takes its three files, not the patch directory livepatchd owns.
-    DEBIAN_FRONTEND=noninteractive dpkg -r livepatch-lp-uptime >>/var/log/livepatchd-vm-dpkg-patch.log 2>&1 ||
-        fail "dpkg -r livepatch-lp-uptime failed: $(tail -5 /var/log/livepatchd-vm-dpkg-patch.log)"
-    [[ -d $INCOMING ]] || fail "dpkg -r livepatch-lp-uptime removed the patch directory $INCOMING"
-    [[ -z $(find "$INCOMING" -name 'lp_uptime*' -o -name 'lp-uptime*') ]] || fail "lp_uptime files left: $(ls "$INCOMING")"
-    state_is lp_uptime reverted || fail "lp_uptime is $(patch_state lp_uptime) after dpkg -r"
 }
 
 stacking_enforced() {
@@ -600,7 +601,7 @@ scenario "kernel support report shows the VM kernel's real values" kernel_report
 scenario "drop a signed bundle: applied, /proc/cmdline patched" apply_cmdline
 scenario "a second patch as a package (lpbundle deb, dpkg -i; module lp_uptime): applied" apply_second
 scenario "systemctl status shows the STATUS line" status_line
-scenario "lpclient revert: effect gone, module unloaded; dpkg -r takes the files, not the patch directory" revert_second
+scenario "lpclient revert: effect gone, module unloaded" revert_second
 scenario "a patch stacked on another: reverting the lower one refused" stacking_enforced
 scenario "a patch for another kernel release: staged, never loaded" other_kernel_staged
 scenario "wrong vermagic and non-livepatch: rejected, never inserted" rejected_never_inserted

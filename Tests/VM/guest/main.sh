@@ -31,6 +31,6 @@ if [[ $phase == 1 ]]; then
     emit "STATE-BEGIN"
     state_archive | base64 -w 76 | sed 's/^/STATE /' >>"$RESULTS"
     emit "STATE-END"
-    scenario "dpkg --purge livepatchd: stopped, nothing left behind" package_purged
+    scenario "dpkg -r of the patch package keeps the patch directory; dpkg --purge livepatchd: stopped, nothing left behind" package_purged
 fi
 emit "END boot $phase: $passed passed, $failed failed"

@@ -37,6 +37,17 @@ struct StateFileTests {
         return try fresh.load()
     }
 
+    /// A state file that writes every save after the first as a change, and what it saved:
+    /// "a" and "b" arrived (state.json), then "a" applied (change 1).
+    func savedWithOneChange() throws -> (StateFile, PatchLedger) {
+        var file = StateFile(stateDirectory: directory, wholeBelow: 0)
+        var ledger = arrived(["a", "b"])
+        try file.save(ledger)
+        ledger.applyFully("a")
+        try file.save(ledger)
+        return (file, ledger)
+    }
+
     @Test("saves as changes, then a restart reads state.json and every change after it")
     func changesThenRestart() throws {
         var file = StateFile(stateDirectory: directory, wholeBelow: 0)
@@ -89,11 +100,7 @@ struct StateFileTests {
 
     @Test("a fold cut short by a crash (changes it already includes left behind) loads the same")
     func foldCutShort() throws {
-        var file = StateFile(stateDirectory: directory, wholeBelow: 0)
-        var ledger = arrived(["a", "b"])
-        try file.save(ledger)
-        ledger.applyFully("a")
-        try file.save(ledger)
+        var (file, ledger) = try savedWithOneChange()
         let leftover = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/state.changes/1.json"))
         try file.saveWhole(ledger)
         #expect(changeFiles().isEmpty)
@@ -109,11 +116,7 @@ struct StateFileTests {
 
     @Test("a missing change stops the load with what is missing and what to do")
     func missingChange() throws {
-        var file = StateFile(stateDirectory: directory, wholeBelow: 0)
-        var ledger = arrived(["a", "b"])
-        try file.save(ledger)
-        ledger.applyFully("a")
-        try file.save(ledger)
+        var (file, ledger) = try savedWithOneChange()
         ledger.applyFully("b")
         try file.save(ledger)
         try FileManager.default.removeItem(atPath: "\(directory)/state.changes/1.json")

@@ -9,7 +9,9 @@ import Foundation
 /// Any JSON value, as carried in Varlink `parameters`.
 ///
 /// Integers keep their own case so that 64-bit values (pids, sizes, taint masks) survive a
-/// round trip exactly; numbers with a fraction or an exponent are ``double(_:)``.
+/// round trip exactly. ``init(parsing:)`` reads numbers with a fraction or an exponent as
+/// ``double(_:)``; `Decodable` cannot see how a number was written, so there a number whose
+/// value is a whole `Int` is ``int(_:)`` however it was written.
 public enum JSONValue: Sendable, Equatable, Hashable {
     case null
     case bool(Bool)
@@ -30,7 +32,10 @@ extension JSONValue: Codable {
         } else if let value = try? container.decode(Int.self) {
             self = .int(value)
         } else if let value = try? container.decode(Double.self) {
-            self = .double(value)
+            // Foundation decodes `2.0` or `2e0` as an Int already; a text such as
+            // `337203685477337199.99` is no Int but reads as a whole Double, and must become the
+            // same case, or it would change on its way back through `serialized()`.
+            self = Int(exactly: value).map(JSONValue.int) ?? .double(value)
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
         } else if let value = try? container.decode([JSONValue].self) {

@@ -26,6 +26,15 @@ struct JSONValueTests {
         #expect(try roundTrip(.double(0.1)) == .double(0.1))
     }
 
+    @Test("a decoded number is the same case after serialization, whatever its text")
+    func decodedNumbersAreStable() throws {
+        // Found by the Varlink fuzzer: no Int as written, a whole Double once read.
+        for text in ["337203685477337199.99", "2.0", "-0.0", "1e300", "0.5", "9223372036854775807"] {
+            let decoded = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+            #expect(try roundTrip(decoded) == decoded, "\(text) read as \(decoded)")
+        }
+    }
+
     @Test("control characters are escaped so no NUL can end a message early")
     func escapesControlCharacters() {
         let bytes = JSONValue.string("a\u{0}b\u{1f}").serialized()

@@ -4,7 +4,9 @@ import LivepatchSystem
 /// What verifying one manifest in the patch directory found (DESIGN.md "States").
 public enum BundleOutcome: Sendable, Equatable {
     /// `pending`: the module or the signature is not there yet; `missing` holds their file names.
-    case incomplete(name: String, manifest: Manifest?, missing: [String])
+    /// A manifest that parsed comes with the sha256 of its bytes (``VerifiedBundle/manifestDigest``):
+    /// a verified bundle whose files are being removed one by one is recognised as the same bundle.
+    case incomplete(name: String, manifest: Manifest?, manifestDigest: String?, missing: [String])
     /// `rejected`, with the first check that failed.
     case rejected(name: String, manifest: Manifest?, reason: RejectionReason)
     /// Every check passed; nothing is written yet (``PatchStore/commit(_:limit:)`` stores it).
@@ -13,7 +15,7 @@ public enum BundleOutcome: Sendable, Equatable {
     /// The patch name: the manifest's, or the manifest file name without `.json` when it did not parse.
     public var name: String {
         switch self {
-        case .incomplete(let name, _, _), .rejected(let name, _, _): name
+        case .incomplete(let name, _, _, _), .rejected(let name, _, _): name
         case .verified(let bundle): bundle.manifest.name
         }
     }

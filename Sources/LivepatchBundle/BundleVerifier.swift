@@ -61,7 +61,7 @@ public struct BundleVerifier: Sendable {
         let manifestBytes: [UInt8]
         switch read(manifestFileName, limit: Int64(Manifest.maximumSize)) {
         case .success(let bytes): manifestBytes = bytes
-        case .failure(.missing): return .incomplete(name: stem, manifest: nil, missing: [manifestFileName])
+        case .failure(.missing): return .incomplete(name: stem, manifest: nil, manifestDigest: nil, missing: [manifestFileName])
         case .failure(.tooLarge(_, let size, let limit)):
             return .rejected(
                 name: stem, manifest: nil, reason: .malformedManifest(.tooLarge(size: Int(size), limit: Int(limit))))
@@ -78,6 +78,7 @@ public struct BundleVerifier: Sendable {
             return .rejected(name: stem, manifest: manifest, reason: .malformedManifest(.invalidValue(field: "name", reason: reason)))
         }
         let name = manifest.name
+        let manifestDigest = sha256Hex(manifestBytes)
 
         // 2. The signature, unless policy says otherwise; a missing one is waited for.
         var signature: [UInt8]?
@@ -89,7 +90,7 @@ public struct BundleVerifier: Sendable {
             case .failure(.missing):
                 var missing = [signatureFileName]
                 if !exists(manifest.module) { missing.append(manifest.module) }
-                return .incomplete(name: name, manifest: manifest, missing: missing)
+                return .incomplete(name: name, manifest: manifest, manifestDigest: manifestDigest, missing: missing)
             case .failure(.tooLarge):
                 return .rejected(name: name, manifest: manifest, reason: .badSignature(.notBase64(what: "signature")))
             case .failure(.rejected(let reason)): return .rejected(name: name, manifest: manifest, reason: reason)
@@ -106,7 +107,7 @@ public struct BundleVerifier: Sendable {
         let sha256: String
         switch hashModule(manifest) {
         case .success(let hashed): (module, sha256) = hashed
-        case .failure(.missing): return .incomplete(name: name, manifest: manifest, missing: [manifest.module])
+        case .failure(.missing): return .incomplete(name: name, manifest: manifest, manifestDigest: manifestDigest, missing: [manifest.module])
         case .failure(.tooLarge(_, let size, let limit)):
             return .rejected(name: name, manifest: manifest, reason: .moduleTooLarge(module: manifest.module, size: size, limit: limit))
         case .failure(.rejected(let reason)): return .rejected(name: name, manifest: manifest, reason: reason)
@@ -124,7 +125,7 @@ public struct BundleVerifier: Sendable {
         }
         return .verified(
             VerifiedBundle(
-                manifest: manifest, manifestBytes: manifestBytes, signature: signature, manifestDigest: sha256Hex(manifestBytes),
+                manifest: manifest, manifestBytes: manifestBytes, signature: signature, manifestDigest: manifestDigest,
                 moduleInfo: info, release: info.vermagicRelease ?? "", functions: info.simulatedFunctions, signedBy: signedBy,
                 module: module))
     }

@@ -133,6 +133,9 @@ public struct PatchLedger: Codable, Sendable, Equatable {
         // Still incomplete after the settle timeout rejected it: it stays rejected (and
         // degraded) until its files change into something that verifies or fails otherwise.
         if existing.state == .rejected, case .incomplete = arrival { return [] }
+        // A verified bundle's files leaving one by one (`dpkg -r`, `rm`): removing a bundle
+        // removes its files, not what the daemon knows of the patch (its stored copy stays).
+        if case .incomplete = arrival, sameManifest, existing.descriptor.storedModulePath != nil { return [] }
         switch existing.state {
         case .failed, .reverted, .superseded, .halted, .quarantined:
             if sameManifest { return [] }

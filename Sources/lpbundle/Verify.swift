@@ -81,7 +81,7 @@ struct VerifyReport: Encodable {
     init(_ outcome: BundleOutcome) {
         name = outcome.name
         switch outcome {
-        case .incomplete(_, let manifest, let files):
+        case .incomplete(_, let manifest, _, let files):
             decision = "pending"
             missing = files
             version = manifest?.version

@@ -111,6 +111,27 @@ struct ApplyScenarioTests {
         #expect(try sandbox.patch("to_revert")?.state == .reverted)
     }
 
+    @Test("a reverted patch whose bundle files are removed one by one stays reverted and applies from the store")
+    func revertedThenFilesRemoved() async throws {
+        let sandbox = try Sandbox()
+        try await sandbox.start()
+        let bundle = try sandbox.bundle("removed_later")
+        try sandbox.drop(bundle)
+        try await sandbox.waitFor("removed_later", .applied)
+        #expect(try sandbox.lpclient("revert", "removed_later").status == 0)
+        // As `dpkg -r` or `rm` remove them: the signature and the module first, the manifest
+        // last, so the daemon sees an incomplete bundle on the way (rescan reads it each time).
+        for file in [bundle.signature, bundle.module, bundle.manifest] {
+            try FileManager.default.removeItem(atPath: "\(sandbox.incoming)/\(URL(fileURLWithPath: file).lastPathComponent)")
+            #expect(try sandbox.lpclient("rescan").status == 0)
+            let patch = try sandbox.patch("removed_later")
+            #expect(patch?.state == .reverted, "after removing \(file): \(String(describing: patch))")
+        }
+        let apply = try sandbox.lpclient("apply", "removed_later")
+        #expect(apply.status == 0, "\(apply)")
+        #expect(try sandbox.patch("removed_later")?.state == .applied)
+    }
+
     @Test("a new version of an applied patch waits for the old one to be reverted, then is applied")
     func upgrade() async throws {
         let sandbox = try Sandbox()

@@ -116,7 +116,7 @@ extension BundleOutcome {
         return nil
     }
     var missing: [String]? {
-        if case .incomplete(_, _, let missing) = self { return missing }
+        if case .incomplete(_, _, _, let missing) = self { return missing }
         return nil
     }
     var verified: VerifiedBundle? {

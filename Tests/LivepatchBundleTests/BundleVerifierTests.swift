@@ -88,7 +88,9 @@ struct BundleVerifierPendingTests {
             kernels: [BundleFixture.release], created: "2026-11-05T14:03:00Z")
         try fixture.writeBundle(manifest, signed: false)
         let outcome = fixture.verifier().verify(manifestFileName: "lp_wait.json")
-        #expect(outcome == .incomplete(name: "lp_wait", manifest: manifest, missing: ["lp_wait.json.sig", "lp_wait.ko"]))
+        let digest = sha256Hex(Array(try #require(FileManager.default.contents(atPath: fixture.path("lp_wait.json")))))
+        #expect(
+            outcome == .incomplete(name: "lp_wait", manifest: manifest, manifestDigest: digest, missing: ["lp_wait.json.sig", "lp_wait.ko"]))
     }
 
     @Test func missingModuleIsWaitedFor() throws {

@@ -75,6 +75,45 @@ struct ArrivalTests {
         #expect(l.arrive(verified("a", digest: "v2"), now: t0).map(\.to) == [.staged])
     }
 
+    @Test(
+        "a verified bundle whose files are removed one by one keeps its record, in every order",
+        arguments: [PatchState.staged, .reverted, .failed, .halted, .applied]
+    )
+    func filesRemovedOneByOne(state: PatchState) {
+        let files = ["a.json", "a.json.sig", "a.ko"]
+        for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]].map({ $0.map { files[$0] } }) {
+            var l = ledger(verified("a"))
+            switch state {
+            case .reverted:
+                l.applyFully("a")
+                _ = l.beginRevert("a", now: t0)
+                _ = l.finishRevert("a", now: t0)
+            case .failed:
+                _ = l.beginApply("a", now: t0)
+                _ = l.failApply("a", reason: PatchReason(.loadFailed, "load failed"), now: t0)
+            case .halted: _ = l.halt("a", reason: PatchReason(.halted, "halted"), now: t0)
+            case .applied: l.applyFully("a")
+            default: break
+            }
+            let before = l["a"]
+            #expect(before?.state == state)
+            var removed: Set<String> = []
+            for file in order {
+                removed.insert(file)
+                // What the scanner reports for what is left: nothing without the manifest, else
+                // the same manifest (same digest) waiting for the files that went.
+                if !removed.contains("a.json") {
+                    var descriptor = PatchDescriptor(name: "a", manifestDigest: "m-a", manifestFile: "a.json")
+                    descriptor.version = "1"
+                    let missing = files.dropFirst().filter(removed.contains).joined(separator: ", ")
+                    #expect(l.arrive(.incomplete(descriptor, waitingFor: missing), now: t0 + .seconds(1)).isEmpty, "\(order)")
+                }
+                #expect(l.forgetRemoved(keeping: removed.contains("a.json") ? [] : ["a.json"]).isEmpty, "\(order)")
+                #expect(l["a"] == before, "after removing \(removed.sorted()) in the order \(order)")
+            }
+        }
+    }
+
     @Test("pending and rejected records leave with their manifest; staged ones stay (they are in the store)")
     func manifestRemoved() {
         var l = ledger(.rejected(PatchDescriptor(name: "r", manifestFile: "r.json"), reason: PatchReason(.badSignature, "bad")), verified("s"))

@@ -140,8 +140,9 @@ public actor PatchScanner {
         _ outcome: BundleOutcome, file: String, store: PatchStore, limit: Int64
     ) -> (arrival: PatchLedger.Arrival, moduleFile: String?) {
         switch outcome {
-        case .incomplete(let name, let manifest, let missing):
-            let descriptor = PatchDescriptor(name: name, manifest: manifest, file: file)
+        case .incomplete(let name, let manifest, let manifestDigest, let missing):
+            var descriptor = PatchDescriptor(name: name, manifest: manifest, file: file)
+            descriptor.manifestDigest = manifestDigest ?? ""
             return (.incomplete(descriptor, waitingFor: missing.joined(separator: ", ")), manifest?.module)
         case .rejected(let name, let manifest, let reason):
             return (.rejected(PatchDescriptor(name: name, manifest: manifest, file: file), reason: reason.patchReason), manifest?.module)

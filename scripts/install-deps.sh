@@ -8,9 +8,10 @@
 #   python3, python3-venv                   the PyPI varlink client, a generic Varlink client for the tests
 #   prometheus-node-exporter                the metrics test reads livepatchd's series back through it
 #   dpkg-dev, debhelper, lintian            the Debian package (dpkg-buildpackage -us -uc -b) and its check
+#   gdb                                     a daemon that stops answering in a test has its threads' stacks reported
 set -eu
 
-packages="libsystemd-dev libkmod-dev pkg-config gcc libc6-dev kmod systemd util-linux python3 python3-venv prometheus-node-exporter dpkg-dev debhelper lintian"
+packages="libsystemd-dev libkmod-dev pkg-config gcc libc6-dev kmod systemd util-linux python3 python3-venv prometheus-node-exporter dpkg-dev debhelper lintian gdb"
 if [ "${1-}" = --list ]; then
     echo "$packages"
     exit 0

@@ -121,7 +121,13 @@ final class Sandbox: @unchecked Sendable {
         // cooperative thread for good.
         let client = try VarlinkClient(socketPath: socket, timeout: .seconds(120))
         defer { client.close() }
-        let reply = try client.call(method.qualifiedName, parameters: parameters)
+        let reply: VarlinkReply
+        do {
+            reply = try client.call(method.qualifiedName, parameters: parameters)
+        } catch {
+            guard case .timedOut = error, let daemon else { throw error }
+            throw TimeoutError(description: "\(method.rawValue): \(error)\n\(ThreadReport.of(pid: daemon.processIdentifier))")
+        }
         return try JSONValue.decode(Reply.self, from: reply.parameters, with: LivepatchInterface.makeDecoder())
     }
 

@@ -217,6 +217,7 @@ def vm_rows(report):
     apply = re.search(r"apply latency min/median/max over \d+ rounds: bare insmod until transition 0 "
                       r"(\d+/\d+/\d+) ms; lpclient apply until it returns \(applied\) (\d+/\d+/\d+) ms", text)
     cpu = re.search(r"daemon CPU time from the drop of lp_stall [^:]*: (\d+) ms", text)
+    quiet = re.search(r"daemon CPU following the stalled transition with no client asking: (\d+) ms in (\d+) ms", text)
     tier = "measured by the real-kernel tier (Tests/VM/run.sh; pass its output with --vm-report)"
     rows = []
     if status:
@@ -240,12 +241,20 @@ def vm_rows(report):
     else:
         rows.append(row("vm_apply", "lpclient apply to applied in the VM", tier,
                         "bare insmod + transition poll, same boot", None, "<= 1.05x", None))
-    if cpu:
+    if quiet:
+        # The daemon's own cost while it follows the transition; the total from the drop on also
+        # pays for lpclient polling `show --json` every 20 ms or so (each call reads sysfs).
+        ms, wall = int(quiet.group(1)), int(quiet.group(2))
+        total = f"; {cpu.group(1)} ms from the drop to failed, with lpclient polling" if cpu else ""
+        rows.append(row("vm_stall_cpu", "daemon CPU following a stalled transition in the VM (no client asking)",
+                        f"{ms} ms in {wall} ms{total}", f"{wall} ms of one CPU", ms / wall, "<= 5 %", ms / wall <= 0.05,
+                        limit=None if ms / wall <= 0.05 else "the sysfs read each second and the blocking-task "
+                        "sample each second (a /proc walk every 10 s), to be profiled with perf in the VM"))
+    elif cpu:
         ms = int(cpu.group(1))
         rows.append(row("vm_stall_cpu", "daemon CPU during an 8 s stalled transition in the VM", f"{ms} ms",
                         "8 s of one CPU", ms / 8000, "<= 5 %", ms / 8000 <= 0.05,
-                        limit=None if ms / 8000 <= 0.05 else "not the /proc walk (every 10 s since, no change in CPU): the 5 ms sysfs poll of "
-                        "waitForTransition is next to measure, with perf in the VM"))
+                        limit=None if ms / 8000 <= 0.05 else "an older tier's report: the whole window, lpclient polling included"))
     else:
         rows.append(row("vm_stall_cpu", "daemon CPU during an 8 s stalled transition in the VM", tier,
                         "8 s of one CPU", None, "<= 5 %", None))

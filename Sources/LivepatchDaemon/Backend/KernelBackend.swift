@@ -209,9 +209,11 @@ public struct KernelBackend: PatchBackend {
     }
 
     /// The livepatch attributes cannot be polled (the kernel never calls sysfs_notify on them),
-    /// so they are re-read every few milliseconds through descriptors kept open: one pread(2)
-    /// per attribute and tick, no directory walk, so the daemon sees the end of a transition
-    /// within milliseconds at a cost that stays small even under qemu TCG.
+    /// so they are re-read through descriptors kept open: one pread(2) per attribute and tick, no
+    /// directory walk. A transition ends either at once (every task switched on the first try)
+    /// or at one of the kernel's retries, once a second (klp_transition_work_fn): the first
+    /// ticks are 5 ms apart, then they stretch to 50 ms, so a stalled transition costs about 25
+    /// reads a second instead of 200 while the end of a retry is still seen within 50 ms.
     public func waitForTransition(_ name: String, until deadline: ContinuousClock.Instant) async {
         let directory = "\(livepatchRoot)/\(name)"
         let attributes = ["enabled", "transition"].map { open("\(directory)/\($0)", O_RDONLY | O_CLOEXEC) }
@@ -219,9 +221,11 @@ public struct KernelBackend: PatchBackend {
         guard attributes.allSatisfy({ $0 >= 0 }) else { return }  // the directory is gone: done
         let initial = attributes.map(Self.readAttribute)
         let clock = ContinuousClock()
+        var tick = Duration.milliseconds(5)
         while clock.now < deadline, !Task.isCancelled {
-            try? await Task.sleep(until: min(deadline, clock.now + .milliseconds(5)), clock: clock)
+            try? await Task.sleep(until: min(deadline, clock.now + tick), clock: clock)
             if attributes.map(Self.readAttribute) != initial { return }
+            tick = min(tick * 3 / 2, .milliseconds(50))
         }
     }
 

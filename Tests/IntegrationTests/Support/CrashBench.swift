@@ -91,7 +91,7 @@ final class CrashBench: @unchecked Sendable {
         case .lpclient(let arguments):
             return try lpclient(arguments)
         case .hangup:
-            kill(daemon.pid, SIGHUP)
+            daemon.send(SIGHUP)
             return nil
         }
     }
@@ -130,7 +130,7 @@ final class CrashBench: @unchecked Sendable {
         baselineDuration = clock.now - started
         // A moment for what follows the operation (unloading leftovers, the last save).
         try await Task.sleep(for: .milliseconds(100))
-        kill(daemon.pid, SIGKILL)
+        daemon.send(SIGKILL)
         _ = await daemon.waitForExit(timeout: .seconds(10))
         let lines = ((try? String(contentsOfFile: trace, encoding: .utf8)) ?? "").split(separator: "\n")
         hits = lines.compactMap { line in

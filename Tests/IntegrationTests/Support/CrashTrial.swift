@@ -45,7 +45,7 @@ extension CrashBench {
             client = try startTrigger(daemon)
             if case .after(let delay) = how {
                 try await Task.sleep(for: delay)
-                kill(daemon.pid, SIGKILL)
+                daemon.send(SIGKILL)
             }
         } else {
             try triggerWithoutDaemon()
@@ -54,7 +54,7 @@ extension CrashBench {
         let deadline: Duration = if case .failpoint = how { baselineDuration + .seconds(2) } else { .seconds(10) }
         if await daemon.waitForExit(timeout: deadline) == nil {
             result.missed = true
-            kill(daemon.pid, SIGKILL)
+            daemon.send(SIGKILL)
             _ = await daemon.waitForExit(timeout: .seconds(10))
         }
         if daemon.process.terminationReason != .uncaughtSignal || daemon.process.terminationStatus != SIGKILL {
@@ -77,7 +77,7 @@ extension CrashBench {
 
         let (recovered, recoveredReady) = try await launch([:])
         defer {
-            kill(recovered.pid, SIGKILL)
+            recovered.send(SIGKILL)
             recovered.process.waitUntilExit()
         }
         guard recoveredReady else {

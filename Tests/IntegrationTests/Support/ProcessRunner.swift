@@ -22,6 +22,16 @@ enum Binaries {
         .deletingLastPathComponent().deletingLastPathComponent().path
 }
 
+extension Process {
+    /// Sends `signal` unless the process is already reaped. A reaped child's PID soon belongs
+    /// to some other process: pid_max is 32768 on these machines and one test run starts tens of
+    /// thousands of processes, so a late `kill(pid)` hits a stranger (another test's daemon,
+    /// or a shell of the test script). Before reaping, an exited child keeps its PID as a zombie.
+    func send(_ signal: Int32) {
+        if isRunning { kill(processIdentifier, signal) }
+    }
+}
+
 struct ProcessResult: CustomStringConvertible {
     var status: Int32
     var stdout: String

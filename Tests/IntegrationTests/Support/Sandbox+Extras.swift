@@ -26,19 +26,22 @@ final class LaunchedProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            process.send(SIGKILL)
             process.waitUntilExit()
         }
     }
 
     var pid: Int32 { process.processIdentifier }
+
+    /// `signal` to the process, if it was not reaped yet (see ``Process/send(_:)``).
+    func send(_ signal: Int32) { process.send(signal) }
     var isRunning: Bool { process.isRunning }
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
     /// SIGTERM, then waits at most `timeout` for the exit; nil when it did not exit in time.
     @discardableResult
     func stop(timeout: Duration = .seconds(30)) async -> Int32? {
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        process.send(SIGTERM)
         return await waitForExit(timeout: timeout)
     }
 

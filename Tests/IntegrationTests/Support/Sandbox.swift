@@ -40,7 +40,7 @@ final class Sandbox: @unchecked Sendable {
 
     deinit {
         if let daemon, daemon.isRunning {
-            kill(daemon.processIdentifier, SIGKILL)
+            daemon.send(SIGKILL)
             daemon.waitUntilExit()
         }
         try? FileManager.default.removeItem(atPath: root)
@@ -97,13 +97,13 @@ final class Sandbox: @unchecked Sendable {
     /// SIGKILL: a crash at an arbitrary point.
     func crash() {
         guard let daemon else { return }
-        kill(daemon.processIdentifier, SIGKILL)
+        daemon.send(SIGKILL)
         daemon.waitUntilExit()
         self.daemon = nil
     }
 
     func signal(_ signal: Int32) {
-        if let daemon { kill(daemon.processIdentifier, signal) }
+        daemon?.send(signal)
     }
 
     // MARK: - Clients

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import LivepatchCore
 import LivepatchSystem
 
@@ -46,8 +46,8 @@ public enum KeyDirectory {
             let text = String(decoding: try SafeFile.read(path: revokedPath, limit: maximumRevokedFileSize), as: UTF8.self)
             for line in text.split(separator: "\n") {
                 let entry = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-                let trimmed = entry.trimmingCharacters(in: .whitespaces)
-                if !trimmed.isEmpty { revokedEntries.insert(trimmed) }
+                let trimmed = entry.trimmed
+                if !trimmed.isEmpty { revokedEntries.insert(String(trimmed)) }
             }
         } catch .missing(_) {
             // No revoked keys.

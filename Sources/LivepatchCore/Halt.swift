@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A halt file: the authors of a patch stop its rollout the way patches travel, by a signed
 /// file in the patch directory (`TARGET.halt` and its detached signature `TARGET.halt.sig`,

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One line of the kernel's log, as journald stored it from `/dev/kmsg` (or the simulated kernel
 /// logged it).
@@ -78,7 +79,7 @@ public enum KernelMessages {
     }
 
     private static func bounded(_ text: String) -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = String(text.trimmed)
         return trimmed.count <= lengthLimit ? trimmed : String(trimmed.prefix(lengthLimit - 1)) + "…"
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Any JSON value, decoded without losing its type, so a wrong type can be named precisely.
 enum JSONValue: Decodable, Equatable {

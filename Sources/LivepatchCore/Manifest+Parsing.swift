@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 extension Manifest {
     /// Parses and checks untrusted manifest bytes (DESIGN.md "Patch bundle").
@@ -112,8 +112,7 @@ extension Manifest {
 
     static func describe(_ error: any Error) -> String {
         if case DecodingError.dataCorrupted(let context) = error {
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
+            return context.underlyingError.map { "\(context.debugDescription) (\($0))" } ?? context.debugDescription
         }
         return String(describing: error)
     }

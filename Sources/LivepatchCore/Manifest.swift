@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The manifest of a patch bundle, `NAME.json` (DESIGN.md "Patch bundle").
 ///

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import LivepatchAPI
 
 /// One state change of one patch, for the journal, the history and `Subscribe`.

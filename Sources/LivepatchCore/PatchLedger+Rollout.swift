@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import LivepatchAPI
 
 /// The ledger's changes for rollout safety: sequences seen, halts, quarantine and the marks it

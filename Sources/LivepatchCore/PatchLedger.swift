@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import LivepatchAPI
 
 /// What the daemon knows and wants of every patch, as persisted in the state directory: the

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import LivepatchAPI
 
 /// What to do next, decided from the ledger, the last kernel read and the clock the caller

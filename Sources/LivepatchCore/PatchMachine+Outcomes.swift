@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import LivepatchAPI
 
 /// What the machine learns from the outside: the patch directory, the kernel, and how each

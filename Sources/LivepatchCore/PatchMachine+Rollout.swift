@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import LivepatchAPI
 
 /// Rollout safety: what arrives is checked against what this host has seen (downgrades,

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import LivepatchAPI
 
 /// The one decision-maker of the daemon: it takes events (what the patch directory holds, an

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import LivepatchAPI
 
 /// Everything the daemon knows about one patch, as persisted in the state directory.

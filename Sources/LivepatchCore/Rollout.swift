@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// Canary waves without a server: every host derives, from its machine id and the patch name,
 /// the wave it belongs to, and applies a patch no earlier than `released + wave × bake`.

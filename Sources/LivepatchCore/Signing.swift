@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 
 // Key and signature files (DESIGN.md "Patch bundle"), all one line of standard base64
 // (with padding), optionally followed by one "\n":

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 #if canImport(Glibc)
@@ -58,9 +58,12 @@ public final class DirectoryWatcher: Sendable {
         continuation.onTermination = { _ in descriptors.wakeThreadToStop() }
         // The thread holds the descriptors, not the watcher, so dropping the watcher
         // stops the thread (deinit) and the descriptors close once both let go.
-        let thread = Thread { Self.run(descriptors, continuation) }
-        thread.name = "inotify \(path)"
-        thread.start()
+        do {
+            try DetachedThread.start(name: "inotify \(path)") { Self.run(descriptors, continuation) }
+        } catch {
+            continuation.finish()
+            throw error
+        }
     }
 
     deinit {

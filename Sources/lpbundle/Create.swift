@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import LivepatchBundle
 import LivepatchCore
 import LivepatchSystem
@@ -112,7 +112,7 @@ struct Create: ParsableCommand {
             throw Failure("the manifest would be rejected: \(error)")
         }
         if !kernels.isEmpty && !kernels.contains(release) {
-            FileHandle.standardError.write(Data("warning: the module is built for \(release), which is not among --kernel; livepatchd will reject it\n".utf8))
+            Files.warn("the module is built for \(release), which is not among --kernel; livepatchd will reject it")
         }
 
         let manifestPath = "\(out)/\(name).json"

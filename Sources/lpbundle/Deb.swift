@@ -1,7 +1,9 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import LivepatchBundle
 import LivepatchCore
+import LivepatchSystem
 
 struct Deb: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,7 +50,7 @@ struct Deb: ParsableCommand {
         do {
             manifestBytes = Array(try Data(contentsOf: URL(fileURLWithPath: manifest)))
         } catch {
-            throw Failure("cannot read \(manifest): \(error.localizedDescription)")
+            throw Failure("cannot read \(manifest): \(error)")
         }
         let parsed: Manifest
         do {
@@ -72,7 +74,7 @@ struct Deb: ParsableCommand {
             throw Failure("\(parsed.module) has sha256 \(digest) but the manifest pins \(parsed.sha256): livepatchd would reject it")
         }
 
-        let package = "livepatch-" + parsed.name.replacingOccurrences(of: "_", with: "-")
+        let package = "livepatch-" + parsed.name.replacing("_", with: "-")
         let tree = FileManager.default.temporaryDirectory.appendingPathComponent("lpbundle-deb-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: tree) }
         let target = tree + patchDir
@@ -85,12 +87,17 @@ struct Deb: ParsableCommand {
             bytes += (try? FileManager.default.attributesOfItem(atPath: "\(target)/\(file)")[.size] as? Int) ?? 0
         }
         let control = controlFile(package: package, version: version, manifest: parsed, installedSize: bytes)
-        try control.write(toFile: "\(tree)/DEBIAN/control", atomically: true, encoding: .utf8)
+        try Data(control.utf8).write(to: URL(fileURLWithPath: "\(tree)/DEBIAN/control"))
 
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let debPath = "\(out)/\(package)_\(version)_all.deb"
-        let result = try Self.run(["dpkg-deb", "--root-owner-group", "--build", tree, debPath])
-        guard result.status == 0 else { throw Failure("dpkg-deb --build failed: \(result.output)") }
+        let status: Int32
+        do {
+            status = try ChildProcess.run(["dpkg-deb", "--root-owner-group", "--build", tree, debPath])
+        } catch {
+            throw Failure("cannot \(error); install dpkg")
+        }
+        guard status == 0 else { throw Failure("dpkg-deb --build failed with exit status \(status) (what it said is above)") }
         print(debPath)
     }
 
@@ -129,22 +136,5 @@ struct Deb: ParsableCommand {
             ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
                 || ".+~-".unicodeScalars.contains(scalar)
         }
-    }
-
-    private static func run(_ command: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = command
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do {
-            try process.run()
-        } catch {
-            throw Failure("cannot run \(command[0]): \(error.localizedDescription); install dpkg")
-        }
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
     }
 }

@@ -1,9 +1,16 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import LivepatchCore
 import LivepatchSystem
 
 /// Small file helpers for an author tool that runs on a workstation.
 enum Files {
+    /// `warning: message` on standard error: said, and the command goes on.
+    static func warn(_ message: String) {
+        let line = Array("warning: \(message)\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+
     static func fileName(of path: String) -> String {
         path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path
     }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import LivepatchBundle
 import LivepatchCore
 import LivepatchSystem
@@ -41,7 +41,7 @@ struct Verify: ParsableCommand {
                 let loaded = try KeyDirectory.load(keys)
                 trusted = loaded.keys
                 for problem in loaded.problems {
-                    FileHandle.standardError.write(Data("warning: skipped key \(problem)\n".utf8))
+                    Files.warn("skipped key \(problem)")
                 }
             } catch {
                 throw Failure("cannot read the keys directory: \(error)")

@@ -106,9 +106,9 @@ public final class VarlinkServer: Service {
         }
         await bindState.succeed()
 
-        await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                await self.acceptConnections(from: listener)
+        try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                try await self.acceptConnections(from: listener)
             } onCancel: {
                 listener.stop()
             }
@@ -122,10 +122,10 @@ public final class VarlinkServer: Service {
     }
 
     /// Serves every connection `listener` accepts until it is stopped, then waits for them all.
-    private func acceptConnections(from listener: UnixListener) async {
+    private func acceptConnections(from listener: UnixListener) async throws {
         let (accepted, continuation) = AsyncStream.makeStream(of: CInt.self)
         // accept() blocks: on a thread of its own, not on the cooperative pool.
-        let acceptor = Thread { [logger] in
+        try DetachedThread.start(name: "control-accept") { [logger] in
             while true {
                 do {
                     guard let fd = try listener.accept() else { break }
@@ -138,8 +138,6 @@ public final class VarlinkServer: Service {
             }
             continuation.finish()
         }
-        acceptor.name = "control-accept"
-        acceptor.start()
 
         let limits = self.limits
         let logger = self.logger

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import CKmod
 
 /// A module's modinfo (its `.modinfo` section), as `modinfo FILE` shows it.
@@ -42,7 +42,8 @@ public struct ModuleInfo: Sendable, Equatable {
     /// from the fixture-only key `livepatchd_sim_functions`; empty for real modules.
     public var simulatedFunctions: [String] {
         guard let list = value("livepatchd_sim_functions") else { return [] }
-        return list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // Blanks around the commas are allowed; no object or function name holds one.
+        return list.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) }.filter { !$0.isEmpty }
     }
 
     /// Reads the modinfo of the module file at `path` with libkmod.

@@ -58,7 +58,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "livepatchd",
-            dependencies: ["LivepatchDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "LivepatchDaemon", "LivepatchSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
         ),
         .executableTarget(
             name: "lpclient",
@@ -88,3 +93,10 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["LivepatchAPI", "Varlink", "LivepatchCore", "LivepatchDaemon"]),
     ]
 )
+
+// A module's members are visible only in files that import it. Without this, TOMLKit's
+// `import struct Foundation.Data` made Foundation's String methods usable in every file, and
+// one such call linked all of Foundation and its ICU data (38 MB) into livepatchd again.
+for target in package.targets where target.type == .regular || target.type == .executable {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}

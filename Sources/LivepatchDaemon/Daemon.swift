@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import LivepatchAPI
 import LivepatchBundle
 import LivepatchCore
@@ -107,7 +108,7 @@ public final class Daemon: Service {
         if policy.rollout.waves > 1 && policy.rollout.pinnedWave == nil {
             let file = configuration.machineIDFile
             let text = (try? SafeFile.read(path: file, limit: 4096)).map { String(decoding: $0, as: UTF8.self) }
-            let id = text?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            let id = text.map { String($0.trimmed) } ?? ""
             if id.isEmpty {
                 logger.warning(
                     "cannot read a machine id from \(file): this host takes the last rollout wave for every patch; set machine_id_file, or pin rollout_wave")

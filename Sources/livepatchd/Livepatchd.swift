@@ -1,8 +1,11 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import LivepatchDaemon
+import LivepatchSystem
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 @main
 struct Livepatchd: AsyncParsableCommand {
@@ -57,7 +60,7 @@ struct Livepatchd: AsyncParsableCommand {
         do {
             configuration = try ConfigLoader.load(configPath: config, overrides: overrides)
         } catch {
-            FileHandle.standardError.write(Data("livepatchd: \(error)\n".utf8))
+            StandardError.write("livepatchd: \(error)\n")
             throw ExitCode(78)  // EX_CONFIG
         }
         if checkConfig {

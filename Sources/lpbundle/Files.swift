@@ -7,8 +7,7 @@ import LivepatchSystem
 enum Files {
     /// `warning: message` on standard error: said, and the command goes on.
     static func warn(_ message: String) {
-        let line = Array("warning: \(message)\n".utf8)
-        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        StandardError.write("warning: \(message)\n")
     }
 
     static func fileName(of path: String) -> String {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 import LivepatchAPI
 import LivepatchCore
@@ -85,18 +86,16 @@ public struct KernelBackend: PatchBackend {
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 64)
         let count = try retryingOnInterrupt("read", path) { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
-        return String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(String(decoding: buffer[0..<count], as: UTF8.self).trimmed)
     }
 
     /// `<patch>/<object>/<function,sympos>` directories name what the patch redirects.
     private func functions(_ directory: String) -> [String] {
         let objects = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return objects.flatMap { object -> [String] in
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: "\(directory)/\(object)", isDirectory: &isDirectory), isDirectory.boolValue
-            else { return [] }
+            guard Directory.exists("\(directory)/\(object)") else { return [] }
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(object)")) ?? []
-            return entries.filter { $0.contains(",") }.map { "\(object):\($0.split(separator: ",")[0])" }
+            return entries.filter { $0.firstIndex(of: ",") != nil }.map { "\(object):\($0.split(separator: ",")[0])" }
         }.sorted()
     }
 
@@ -109,7 +108,7 @@ public struct KernelBackend: PatchBackend {
     }
 
     private func attribute(_ directory: String, _ name: String) -> String? {
-        (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        (try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8)).map { String($0.trimmed) }
     }
 
     /// The enable happens inside the insert (the module's init calls klp_enable_patch), so a

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import LivepatchAPI
 import LivepatchCore
 import LivepatchSystem
@@ -78,7 +79,7 @@ public struct BootInfo: Sendable, Equatable {
         func text(_ path: String) -> String? {
             (try? SafeFile.read(path: path, limit: 64 * 1024)).map { String(decoding: $0, as: UTF8.self) }
         }
-        let id = text(bootIDFile)?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let id = text(bootIDFile).map { String($0.trimmed) }
         return BootInfo(id: id?.isEmpty == false ? id : nil, commandLine: text(commandLineFile))
     }
 }

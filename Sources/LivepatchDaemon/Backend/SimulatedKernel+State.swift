@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import LivepatchCore
 import LivepatchSystem
 import Synchronization
@@ -31,7 +32,7 @@ struct SimulatedState {
 
     func injected(_ injection: Injection) -> Set<String> {
         let text = (try? String(contentsOfFile: "\(root)/inject/\(injection.rawValue)", encoding: .utf8)) ?? ""
-        return Set(text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        return Set(text.split(whereSeparator: \.isNewline).map { String($0.trimmed) }.filter { !$0.isEmpty })
     }
 
     /// How the kernel refuses to load `name`, from the `inject/fail-load` lines naming it:
@@ -42,7 +43,7 @@ struct SimulatedState {
         let text = (try? String(contentsOfFile: "\(root)/inject/\(Injection.failLoad.rawValue)", encoding: .utf8)) ?? ""
         var refusal: SimulatedRefusal?
         for line in text.split(whereSeparator: \.isNewline) {
-            let words = line.trimmingCharacters(in: .whitespaces).split(separator: " ", maxSplits: 2).map(String.init)
+            let words = line.trimmed.split(separator: " ", maxSplits: 2).map(String.init)
             guard words.first == name else { continue }
             var current = refusal ?? SimulatedRefusal(errno: words.count > 1 ? SimulatedRefusal.errno(named: words[1]) : ENOEXEC)
             if words.count > 2 { current.logged.append(SimulatedRefusal.kmsgLine(words[2])) }
@@ -53,7 +54,7 @@ struct SimulatedState {
 
     var transitionDelay: Double {
         let text = (try? String(contentsOfFile: "\(root)/inject/transition-delay", encoding: .utf8)) ?? ""
-        return Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0.05
+        return Double(text.trimmed) ?? 0.05
     }
 
     /// Ends every transition whose time has come, the way the kernel would have meanwhile.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Varlink
 
 /// Answers the calls of the interfaces a ``VarlinkServer`` serves (not `org.varlink.service`,

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import LivepatchBundle
 import LivepatchCore
 import LivepatchSystem
@@ -39,7 +40,7 @@ public actor PatchScanner {
                 atPath: patchDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
             logger.notice("created the patch directory \(patchDirectory)")
         } catch {
-            logger.error("cannot create the patch directory \(patchDirectory): \(error.localizedDescription)")
+            logger.error("cannot create the patch directory \(patchDirectory): \(error)")
         }
     }
 

@@ -1,5 +1,8 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import LivepatchAPI
+import LivepatchCore
+import LivepatchSystem
 
 /// Reads what the kernel offers for live patching (DESIGN.md "Kernel support report") from
 /// sysfs and procfs. The roots are injectable so tests and the simulated backend can point
@@ -50,11 +53,10 @@ public struct KernelSupportProbe: Sendable {
         // sysfs and procfs files report a size of 4096 or 0, so read them in full rather
         // than trusting stat; they are tiny.
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(String(decoding: data, as: UTF8.self).trimmed)
     }
 
     private func isDirectory(_ path: String) -> Bool {
-        var directory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &directory) && directory.boolValue
+        Directory.exists(path)
     }
 }

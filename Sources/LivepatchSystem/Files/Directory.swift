@@ -23,6 +23,12 @@ public enum Directory {
         return names.sorted()
     }
 
+    /// `path` is a directory, or a link to one; false when it is anything else or cannot be looked at.
+    public static func exists(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+    }
+
     /// Creates `path` and missing parents with exactly `mode`, whatever the umask; an existing
     /// directory is fine and keeps its mode.
     public static func create(_ path: String, mode: mode_t = 0o755) throws(SystemError) {

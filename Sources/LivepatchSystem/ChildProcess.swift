@@ -4,16 +4,16 @@ import Glibc
 /// Foundation and its ICU data into the binary).
 public enum ChildProcess {
     /// Runs `arguments[0]`, looked up in `PATH`, with standard input from `/dev/null` and its
-    /// standard output sent to standard error: the caller's own output stays what it prints
-    /// (`lpbundle deb` prints the package's path), and what the program says is still seen.
-    /// Returns the exit status, or 128 + the signal that ended it.
-    public static func run(_ arguments: [String]) throws(SystemError) -> Int32 {
+    /// standard output sent to `output`, standard error by default: the caller's own output
+    /// stays what it prints (`lpbundle deb` prints the package's path), and what the program
+    /// says is still seen. Returns the exit status, or 128 + the signal that ended it.
+    public static func run(_ arguments: [String], output: Int32 = 2) throws(SystemError) -> Int32 {
         guard let program = arguments.first else { throw SystemError("posix_spawnp", nil, errno: EINVAL) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, 2, 1)
+        posix_spawn_file_actions_adddup2(&actions, output, 1)
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0

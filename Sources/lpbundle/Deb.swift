@@ -91,9 +91,13 @@ struct Deb: ParsableCommand {
 
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let debPath = "\(out)/\(package)_\(version)_all.deb"
+        // Its "building package ..." line is dropped: stdout is the path alone, and what
+        // dpkg-deb says on its standard error (a failure) is still seen.
+        let discard = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(discard) }
         let status: Int32
         do {
-            status = try ChildProcess.run(["dpkg-deb", "--root-owner-group", "--build", tree, debPath])
+            status = try ChildProcess.run(["dpkg-deb", "--root-owner-group", "--build", tree, debPath], output: discard)
         } catch {
             throw Failure("cannot \(error); install dpkg")
         }

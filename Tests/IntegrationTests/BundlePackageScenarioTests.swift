@@ -21,8 +21,10 @@ struct BundlePackageScenarioTests {
         let bundle = try sandbox.bundle("apt_fix", version: "3")
         let made = try run(Binaries.path("lpbundle"), ["deb", bundle.manifest, "--out", "\(sandbox.staging)/pool"])
         #expect(made.status == 0, "\(made)")
-        let deb = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(deb.hasSuffix("/livepatch-apt-fix_3_all.deb"))
+        // The path alone, as a script capturing it with $(...) needs, and nothing else said.
+        let deb = String(made.stdout.dropLast())
+        #expect(made.stdout == "\(sandbox.staging)/pool/livepatch-apt-fix_3_all.deb\n", "\(made)")
+        #expect(made.stderr.isEmpty, "\(made)")
         let fields = try run("/usr/bin/dpkg-deb", ["-f", deb, "Package", "Version", "Architecture", "Depends"])
         #expect(fields.stdout == "Package: livepatch-apt-fix\nVersion: 3\nArchitecture: all\nDepends: livepatchd\n", "\(fields)")
         let listing = try run("/usr/bin/dpkg-deb", ["--contents", deb])

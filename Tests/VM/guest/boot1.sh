@@ -142,7 +142,9 @@ apply_cmdline() {
 # lp_uptime travels as a fleet would ship it: a Debian package made by lpbundle deb.
 apply_second() {
     local deb
-    deb=$(lpbundle deb "$VM_DIR/bundles/lp_uptime/lp_uptime.json" --out /tmp/pool 2>&1) || fail "lpbundle deb: $deb"
+    deb=$(lpbundle deb "$VM_DIR/bundles/lp_uptime/lp_uptime.json" --out /tmp/pool 2>/tmp/lpbundle-deb.err) ||
+        fail "lpbundle deb: $(cat /tmp/lpbundle-deb.err)"
+    [[ -f $deb ]] || fail "lpbundle deb printed '$deb', not the path of a package; it said: $(cat /tmp/lpbundle-deb.err)"
     DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" >/var/log/livepatchd-vm-dpkg-patch.log 2>&1 ||
         fail "dpkg -i $deb failed: $(tail -5 /var/log/livepatchd-vm-dpkg-patch.log)"
     emit "INFO lp_uptime installed as $(dpkg-query -W -f='${Package} ${Version}' livepatch-lp-uptime)"

@@ -33,9 +33,12 @@ swift_ok=0
 # many as cores): in one process they starved each other (control socket tests timing out).
 for group in unit integration; do
     if [ "$group" = unit ]; then selection="--skip IntegrationTests"; else selection="--filter IntegrationTests"; fi
+    # `|| status=$?`: under set -e a failing swift test would end the subshell before the echo.
     # shellcheck disable=SC2086
-    { swift test --skip-build $selection --event-stream-output-path "$work/events-$group.jsonl" --event-stream-version 0 2>&1
-        echo $? >"$work/status-$group"; } | tee -a "$work/console.log"
+    { status=0
+      swift test --skip-build $selection --event-stream-output-path "$work/events-$group.jsonl" --event-stream-version 0 2>&1 ||
+          status=$?
+      echo "$status" >"$work/status-$group"; } | tee -a "$work/console.log"
     [ "$(cat "$work/status-$group")" = 0 ] || swift_ok=1
 done
 cat "$work/events-unit.jsonl" "$work/events-integration.jsonl" >"$work/events.jsonl"

@@ -8,6 +8,8 @@ actor CallReplySink: VarlinkReplySink {
     private let channel: any Channel
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     private(set) var finished = false
+    /// Why the last reply could not be handed to the connection, if it could not.
+    private(set) var writeError: (any Error)?
 
     init(call: VarlinkCall, channel: any Channel, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
         self.call = call
@@ -42,6 +44,7 @@ actor CallReplySink: VarlinkReplySink {
             try await outbound.write(ByteBuffer(bytes: frame))
             return true
         } catch {
+            writeError = error
             return false
         }
     }

@@ -27,7 +27,8 @@ enum ThreadReport {
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb"),
             let stacks = try? run("/usr/bin/timeout", ["60", "/usr/bin/gdb", "-p", "\(pid)", "-batch", "-ex", "thread apply all bt 30"])
         {
-            lines.append("stacks (gdb):\n\(stacks.stdout.suffix(12000))")
+            // Every thread, the pool's included (gdb lists them last to first): bounded, not cut.
+            lines.append("stacks (gdb):\n\(stacks.stdout.prefix(60000))")
         }
         return lines.joined(separator: "\n")
     }

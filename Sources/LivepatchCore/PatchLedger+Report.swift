@@ -10,7 +10,6 @@ extension PatchLedger {
     /// The wire view of a record as it was, e.g. at one transition of several in a row;
     /// `stacking` when many are shown at once (``stacking``).
     public func patch(_ record: PatchRecord, blockingTasks: [BlockingTask] = [], stacking: Stacking? = nil) -> Patch {
-        let name = record.name
         let d = record.descriptor
         var reason = record.reason
         if let refused = record.refusedArrival {

@@ -156,7 +156,7 @@ public struct KernelBackend: PatchBackend {
     /// A task blocks while its patch_state is neither -1 (no transition) nor the target state.
     /// The walk over every task in `/proc` runs off the cooperative pool.
     public func blockingTasks(_ name: String) async -> [BlockingTask] {
-        await Blocking.run { () -> [BlockingTask] in blockingTasksNow(name) }
+        await BlockingPool.shared.run { () -> [BlockingTask] in blockingTasksNow(name) }
     }
 
     /// Walking every task of a busy machine each second cost about 0.4 s of CPU per walk under

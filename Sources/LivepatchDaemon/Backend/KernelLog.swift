@@ -33,7 +33,7 @@ public struct JournalKernelLog: KernelLog {
     public func mark() -> UInt64 { JournalReader.now() }
 
     public func lines(about module: String, since mark: UInt64) async -> [String] {
-        await Blocking.run { () -> [String] in collect(module, since: mark) }
+        await BlockingPool.shared.run { () -> [String] in collect(module, since: mark) }
     }
 
     private func collect(_ module: String, since mark: UInt64) -> [String] {

@@ -81,7 +81,7 @@ public struct SimulatedKernel: PatchBackend {
 
     /// ``withState(_:)`` off the cooperative pool: it takes a `flock` that a test tool may hold.
     func locked<T: Sendable>(_ body: @escaping @Sendable (inout SimulatedState) throws(BackendError) -> T) async throws(BackendError) -> T {
-        try await Blocking.run { () throws(BackendError) -> T in try withState(body) }
+        try await BlockingPool.shared.run { () throws(BackendError) -> T in try withState(body) }
     }
 
     public func load(modulePath: String, name: String) async throws(BackendError) {

@@ -54,7 +54,7 @@ public actor PatchScanner {
             if !queued.isEmpty { queued.removeFirst().resume() }
         }
         let (directory, verifier, store, seen) = (patchDirectory, self.verifier, self.store, self.seen)
-        let result = await Blocking.run { () -> Result<(PatchMachine.DirectoryScan, [String: Fingerprint]), SystemError> in
+        let result = await BlockingPool.shared.run { () -> Result<(PatchMachine.DirectoryScan, [String: Fingerprint]), SystemError> in
             Result { () throws(SystemError) in try Self.scan(directory, verifier: verifier, store: store, seen: seen) }
         }
         switch result {

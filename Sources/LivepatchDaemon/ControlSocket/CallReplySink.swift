@@ -7,9 +7,9 @@ actor CallReplySink: VarlinkReplySink {
     private let call: VarlinkCall
     private let channel: any Channel
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
-    private(set) var finished = false
+    private var finished = false
     /// Why the last reply could not be handed to the connection, if it could not.
-    private(set) var writeError: (any Error)?
+    private var writeError: (any Error)?
 
     init(call: VarlinkCall, channel: any Channel, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
         self.call = call
@@ -18,6 +18,10 @@ actor CallReplySink: VarlinkReplySink {
     }
 
     nonisolated var isConnected: Bool { channel.isActive }
+
+    /// Whether the final reply was sent, and why the last reply could not be written if it
+    /// could not: read together, in one hop, once the handler has returned.
+    var outcome: (finished: Bool, writeError: (any Error)?) { (finished, writeError) }
 
     @discardableResult
     func send(_ reply: VarlinkReply) async -> Bool {

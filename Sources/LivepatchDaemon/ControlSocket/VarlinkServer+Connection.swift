@@ -50,14 +50,15 @@ extension VarlinkServer {
                     await drain.callStarted(on: channel, more: call.more)
                     let replies = CallReplySink(call: call, channel: channel, outbound: outbound)
                     await dispatch(call, peer: peer, replies: replies, logger: logger)
+                    let outcome = await replies.outcome
                     // Said, so a client that waits in vain can be told from a reply that never left.
-                    if let error = await replies.writeError {
+                    if let error = outcome.writeError {
                         logger.debug("control socket reply not written", metadata: ["method": "\(call.method)", "error": "\(error)"])
                     } else {
                         logger.debug("control socket call answered", metadata: ["method": "\(call.method)"])
                     }
                     if Task.isCancelled { return }
-                    if !call.oneway, !(await replies.finished) {
+                    if !call.oneway, !outcome.finished {
                         logger.error("handler returned without a final reply", metadata: ["method": "\(call.method)"])
                         await replies.send(.methodNotImplemented(call.method))
                     }

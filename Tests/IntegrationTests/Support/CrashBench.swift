@@ -120,8 +120,12 @@ final class CrashBench: @unchecked Sendable {
         let started = clock.now
         try scenario.beforeTrigger(self)
         let client = try startTrigger(daemon)
-        if let client, await client.waitForExit(timeout: .seconds(30)) != 0 {
-            throw TimeoutError(description: "\(scenario.trigger) failed unarmed: \(client.log)")
+        if let client {
+            let status = await client.waitForExit(timeout: .seconds(30))
+            if status != 0 {
+                throw TimeoutError(description: "\(scenario.trigger) failed unarmed (lpclient \(Self.said(status))): \(client.log)"
+                    + Self.unanswered(status, daemon: daemon))
+            }
         }
         _ = try await eventually("the operation to complete unarmed", timeout: .seconds(30), every: .milliseconds(5)) {
             let problems = try CrashInvariants(bench: self, before: nil).check(acknowledged: true)
@@ -153,5 +157,18 @@ final class CrashBench: @unchecked Sendable {
             try? FileManager.default.copyItem(atPath: "\(sandbox.root)/\(item)", toPath: "\(target)/\(item)")
         }
         return target
+    }
+}
+
+extension CrashBench {
+    /// How an lpclient ended, for a problem's text.
+    static func said(_ status: Int32?) -> String {
+        status.map { "exited \($0)" } ?? "had no answer within 30 s"
+    }
+
+    /// For a client left without an answer: every thread of the daemon it waited on, so the
+    /// report tells a stuck daemon from a reply that went missing.
+    static func unanswered(_ status: Int32?, daemon: LaunchedProcess) -> String {
+        status == nil && daemon.process.isRunning ? "\n" + ThreadReport.of(pid: daemon.process.processIdentifier) : ""
     }
 }

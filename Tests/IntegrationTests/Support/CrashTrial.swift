@@ -95,7 +95,9 @@ extension CrashBench {
             if status == 0 {
                 acknowledged = true
             } else {
-                result.problems.append("the operator's retry lpclient \(retry.joined(separator: " ")) exited \(status.map(String.init) ?? "-"): \(again.log.suffix(300))")
+                result.problems.append(
+                    "the operator's retry lpclient \(retry.joined(separator: " ")) \(Self.said(status)): \(again.log.suffix(300))"
+                        + Self.unanswered(status, daemon: recovered))
             }
         }
         let invariants = CrashInvariants(bench: self, before: .init(loaded: loaded, loadCount: loadCount, history: historyBefore))

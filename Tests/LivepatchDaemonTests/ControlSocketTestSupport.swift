@@ -20,6 +20,10 @@ let testInterfaceDescription = """
     method Flood() -> (data: string)
     method Hold() -> (state: string)
     method Record(x: int) -> ()
+    # Answered at once by the event loop when it can, else by the handler.
+    method Now() -> (immediate: bool)
+    # Answers after ms milliseconds.
+    method Slow(ms: int) -> ()
     """
 
 /// What the test handler did, for tests to wait on.
@@ -31,9 +35,14 @@ actor HandlerEvents {
 
 /// Answers `org.example.test`: Echo (parameters and peer), Count (a `more` stream), Silent (no
 /// reply, a handler bug), Flood (streams until the client is gone), Hold (a subscription that
-/// waits until cancelled), Record (notes its parameter, for oneway calls).
+/// waits until cancelled), Record (notes its parameter, for oneway calls), Now (says whether
+/// the event loop answered it), Slow (answers after `ms` milliseconds).
 struct TestHandler: VarlinkRequestHandler {
     let events = HandlerEvents()
+
+    func immediateReply(to call: VarlinkCall) -> VarlinkReply.Encoded? {
+        call.method == "\(testInterface).Now" ? VarlinkReply(parameters: ["immediate": true]).encodedFinal() : nil
+    }
 
     func handle(_ call: VarlinkCall, peer: PeerCredentials, replies: any VarlinkReplySink) async {
         switch call.member {
@@ -62,6 +71,11 @@ struct TestHandler: VarlinkRequestHandler {
             await events.record("hold started")
             try? await Task.sleep(for: .seconds(3600))
             await events.record(Task.isCancelled ? "hold cancelled" : "hold ended")
+        case "Now":
+            await replies.send(VarlinkReply(parameters: ["immediate": false]))
+        case "Slow":
+            try? await Task.sleep(for: .milliseconds(call.parameters["ms"]?.intValue ?? 0))
+            await replies.send(VarlinkReply(parameters: ["slept": call.parameters["ms"] ?? 0]))
         case "Record":
             await events.record("record \(call.parameters["x"]?.intValue ?? -1)")
             await replies.send(VarlinkReply())

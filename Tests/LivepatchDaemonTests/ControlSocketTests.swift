@@ -61,6 +61,37 @@ struct ControlSocketTests {
         try await running.stop()
     }
 
+    @Test("a reply the event loop can give at once never overtakes an earlier call's reply")
+    func immediateRepliesKeepCallOrder() async throws {
+        let running = try await RunningServer.start()
+        let now = VarlinkCall(method: "org.example.test.Now").encodeFrame()
+        func reply(_ raw: RawConnection) async throws -> [String: JSONValue] {
+            try VarlinkReply(frame: try await raw.readMessage()).parameters
+        }
+
+        let raw = try RawConnection(path: running.path)
+        raw.send(now)
+        #expect(try await reply(raw) == ["immediate": true])
+        // Pipelined behind a call still running: answered after it, by the call loop.
+        raw.send(VarlinkCall(method: "org.example.test.Slow", parameters: ["ms": 300]).encodeFrame() + now + now)
+        #expect(try await reply(raw) == ["slept": 300])
+        #expect(try await reply(raw) == ["immediate": false])
+        #expect(try await reply(raw) == ["immediate": false])
+        // Everything answered: at once again.
+        raw.send(now)
+        #expect(try await reply(raw) == ["immediate": true])
+
+        // A call that asks for more, or for no reply, is the handler's.
+        raw.send(VarlinkCall(method: "org.example.test.Now", more: true).encodeFrame())
+        #expect(try await reply(raw) == ["immediate": false])
+        // No reply at all to a oneway call: the next one read is the Echo's behind it.
+        raw.send(
+            VarlinkCall(method: "org.example.test.Now", oneway: true).encodeFrame()
+                + VarlinkCall(method: "org.example.test.Echo", parameters: ["n": 3]).encodeFrame())
+        #expect(try await reply(raw)["echo"] == ["n": 3])
+        try await running.stop()
+    }
+
     @Test("GetInfo lists org.varlink.service and the served interfaces")
     func getInfo() async throws {
         let running = try await RunningServer.start()

@@ -41,4 +41,21 @@ struct LastEncodedReplyTests {
         #expect(decoded.parameters["summary"] == "2 applied")
         #expect(decoded.parameters["daemon_version"] == "test")
     }
+    @Test("a reply is fresh while no event came since its value was computed, and for at most maxAge")
+    func freshness() throws {
+        let cache = LastEncodedReply<Status>()
+        let encoder = LivepatchInterface.makeEncoder()
+        let start = ContinuousClock.now
+        #expect(cache.fresh(events: 0, maxAge: .seconds(1), now: start) == nil)
+
+        let sent = cache.reply(for: status(summary: "1 applied"), events: 7, now: start) { VarlinkReply(encoding: $0, with: encoder) }
+        #expect(cache.fresh(events: 7, maxAge: .seconds(1), now: start + .milliseconds(999)) == sent)
+        #expect(cache.fresh(events: 8, maxAge: .seconds(1), now: start) == nil, "an event came since")
+        #expect(cache.fresh(events: 7, maxAge: .seconds(1), now: start + .seconds(1)) == nil, "too old")
+
+        // A caller that computed its value before an event, and stores after a newer one: the newer stays.
+        let newer = cache.reply(for: status(summary: "2 applied"), events: 9, now: start) { VarlinkReply(encoding: $0, with: encoder) }
+        _ = cache.reply(for: status(summary: "1 applied"), events: 8, now: start) { VarlinkReply(encoding: $0, with: encoder) }
+        #expect(cache.fresh(events: 9, maxAge: .seconds(1), now: start) == newer)
+    }
 }

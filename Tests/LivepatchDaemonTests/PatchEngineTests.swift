@@ -4,6 +4,7 @@ import LivepatchBundle
 import Logging
 import Synchronization
 import Testing
+import Varlink
 
 @testable import LivepatchCore
 @testable import LivepatchDaemon
@@ -181,4 +182,43 @@ final class PatchEngineTests {
         worker.cancel()
         await worker.value
     }
+
+    @Test("GetStatus is sent again without asking the engine only until the engine's next event")
+    func statusReplyFollowsEvents() async throws {
+        var manual = Policy()
+        manual.apply = .manual
+        let engine = try engine(policy: manual)
+        let service = ControlService(
+            engine: engine, metrics: PatchMetrics(source: .init(status: { await engine.status() }, patches: { [] }), version: "test"))
+        let getStatus = VarlinkCall(method: LivepatchInterface.Method.getStatus.qualifiedName)
+        let sink = CollectingSink()
+        func slowPath() async throws -> VarlinkReply {
+            await service.handle(getStatus, peer: PeerCredentials(pid: 1, uid: 1000, gid: 1000), replies: sink)
+            return try #require(await sink.replies.last)
+        }
+
+        #expect(service.immediateReply(to: getStatus) == nil, "nothing computed yet")
+        let first = try await slowPath()
+        #expect(first.parameters["apply"] == "manual")
+        #expect(try service.immediateReply(to: getStatus).map { try VarlinkReply(frame: $0.frame) } == first)
+        #expect(service.immediateReply(to: VarlinkCall(method: LivepatchInterface.Method.listPatches.qualifiedName)) == nil)
+
+        await engine.update(policy: Policy())
+        #expect(service.immediateReply(to: getStatus) == nil, "an event since: the engine is asked again")
+        let second = try await slowPath()
+        #expect(second.parameters["apply"] == "auto")
+        #expect(try service.immediateReply(to: getStatus).map { try VarlinkReply(frame: $0.frame) } == second)
+    }
+}
+
+/// Keeps every reply sent to it.
+actor CollectingSink: VarlinkReplySink {
+    private(set) var replies: [VarlinkReply] = []
+
+    func send(_ reply: VarlinkReply) async -> Bool {
+        replies.append(reply)
+        return true
+    }
+
+    nonisolated var isConnected: Bool { true }
 }

@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 
 /// What graceful shutdown does to each open connection, so that a restart loses no call.
 ///
@@ -18,6 +19,10 @@ actor ConnectionDrain {
 
     private var open: [ObjectIdentifier: (channel: any Channel, phase: Phase)] = [:]
     private(set) var draining = false
+    private nonisolated let drainingFlag = Atomic<Bool>(false)
+
+    /// ``draining``, for the event loops, which cannot wait for the actor.
+    nonisolated var isDraining: Bool { drainingFlag.load(ordering: .acquiring) }
 
     func opened(_ channel: any Channel) {
         open[ObjectIdentifier(channel)] = (channel, .awaitingFirstCall)
@@ -47,6 +52,7 @@ actor ConnectionDrain {
     func begin(deadline after: Duration) {
         guard !draining else { return }
         draining = true
+        drainingFlag.store(true, ordering: .releasing)
         let deadline = ContinuousClock.now + after
         self.deadline = deadline
         for (channel, phase) in open.values {

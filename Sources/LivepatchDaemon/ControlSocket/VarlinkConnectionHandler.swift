@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 import Varlink
 
 /// What the framing handler passes on to a connection's call loop, in arrival order.
@@ -21,6 +22,9 @@ final class VarlinkConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     typealias OutboundOut = ByteBuffer
 
     private var frames: VarlinkFrameDecoder
+    private let immediate: @Sendable (VarlinkCall) -> VarlinkReply.Encoded?
+    private let calls: CallsInFlight
+    private let draining: @Sendable () -> Bool
     private let partialMessageTimeout: TimeAmount
     private let writeStallTimeout: TimeAmount
     private let logger: Logger
@@ -28,8 +32,16 @@ final class VarlinkConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private var partialMessageTimer: Scheduled<Void>?
     private var writeStallTimer: Scheduled<Void>?
 
-    init(limits: VarlinkServer.Limits, logger: Logger) {
+    /// `immediate` answers the calls it can at once (``VarlinkRequestHandler/immediateReply(to:)``);
+    /// `calls` counts those passed on and not yet answered; `draining` says graceful shutdown began.
+    init(
+        limits: VarlinkServer.Limits, logger: Logger, calls: CallsInFlight,
+        immediate: @escaping @Sendable (VarlinkCall) -> VarlinkReply.Encoded?, draining: @escaping @Sendable () -> Bool
+    ) {
         self.frames = VarlinkFrameDecoder(maxMessageSize: limits.maxMessageSize)
+        self.calls = calls
+        self.immediate = immediate
+        self.draining = draining
         self.partialMessageTimeout = TimeAmount(limits.partialMessageTimeout)
         self.writeStallTimeout = TimeAmount(limits.writeStallTimeout)
         self.logger = logger
@@ -45,9 +57,17 @@ final class VarlinkConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             reject(context: context, field: "message", reason: error.description)
             return
         }
+        var answered = false
+        defer { if answered { context.flush() } }
         for message in messages {
             do {
                 let call = try VarlinkCall(frame: message)
+                if let reply = immediateReply(to: call, context: context) {
+                    context.write(Self.wrapOutboundOut(ByteBuffer(bytes: reply.frame)), promise: nil)
+                    answered = true
+                    continue
+                }
+                calls.passedOn()
                 context.fireChannelRead(Self.wrapInboundOut(.call(call)))
             } catch {
                 reject(context: context, field: error.field, reason: error.description)
@@ -55,6 +75,15 @@ final class VarlinkConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             }
         }
         updatePartialMessageTimer(context: context)
+    }
+
+    /// Only with nothing in progress: replies go out in call order, and a reply that the call
+    /// loop handed to the channel is written before any reply given here (see ``CallsInFlight``).
+    /// Only while writable: a client that does not read gets the call loop's backpressure.
+    /// Not while draining: there the call loop closes the connection once it is answered.
+    private func immediateReply(to call: VarlinkCall, context: ChannelHandlerContext) -> VarlinkReply.Encoded? {
+        guard calls.none, !call.more, !call.oneway, !call.upgrade, context.channel.isWritable, !draining() else { return nil }
+        return immediate(call)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -123,5 +152,23 @@ final class VarlinkConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         partialMessageTimer = nil
         writeStallTimer?.cancel()
         writeStallTimer = nil
+    }
+}
+
+/// The calls of one connection passed on to its call loop and not yet answered.
+///
+/// The call loop counts an answered call down on the connection's event loop, after it handed
+/// the reply to the channel's writer: the writer hands it to the channel with a task queued on
+/// that loop before, so once the count is zero every earlier reply is in the channel, ahead of
+/// a reply the handler writes itself.
+final class CallsInFlight: Sendable {
+    private let count = Atomic<Int>(0)
+
+    var none: Bool { count.load(ordering: .acquiring) == 0 }
+
+    func passedOn() { count.add(1, ordering: .releasing) }
+
+    func answered(on eventLoop: any EventLoop) {
+        eventLoop.execute { [self] in count.subtract(1, ordering: .releasing) }
     }
 }

@@ -11,6 +11,18 @@ import Varlink
 /// disconnects, the task running `handle` is cancelled.
 public protocol VarlinkRequestHandler: Sendable {
     func handle(_ call: VarlinkCall, peer: PeerCredentials, replies: any VarlinkReplySink) async
+
+    /// The final reply to `call` if it is at hand now, without waiting for anything: the
+    /// connection's event loop sends it at once, with no task and no hop to the cooperative
+    /// pool (most of what a call costs). Asked for calls that expect exactly one reply, on a
+    /// connection with no call in progress, before the peer is known: answer only what every
+    /// peer may ask. nil sends the call to ``handle(_:peer:replies:)``.
+    /// Runs on an event loop: it must not block or wait.
+    func immediateReply(to call: VarlinkCall) -> VarlinkReply.Encoded?
+}
+
+extension VarlinkRequestHandler {
+    public func immediateReply(to call: VarlinkCall) -> VarlinkReply.Encoded? { nil }
 }
 
 /// Where a handler sends the replies to one call.

@@ -21,7 +21,8 @@ extension VarlinkServer {
         do {
             try await connection.channel.executeThenClose { inbound, outbound in
                 let calls = Task {
-                    await self.handleCalls(inbound, outbound: outbound, channel: channel, peer: peer, logger: logger)
+                    await self.handleCalls(
+                        inbound, outbound: outbound, channel: channel, peer: peer, inFlight: connection.calls, logger: logger)
                 }
                 channel.closeFuture.whenComplete { _ in calls.cancel() }
                 await withTaskCancellationHandler {
@@ -41,12 +42,14 @@ extension VarlinkServer {
         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
         channel: any Channel,
         peer: PeerCredentials,
+        inFlight: CallsInFlight,
         logger: Logger
     ) async {
         do {
             for try await event in inbound {
                 switch event {
                 case .call(let call):
+                    defer { inFlight.answered(on: channel.eventLoop) }
                     await drain.callStarted(on: channel, more: call.more)
                     let replies = CallReplySink(call: call, channel: channel, outbound: outbound)
                     await dispatch(call, peer: peer, replies: replies, logger: logger)

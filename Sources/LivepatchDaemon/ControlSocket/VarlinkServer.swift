@@ -141,6 +141,8 @@ public final class VarlinkServer: Service {
 
         let limits = self.limits
         let logger = self.logger
+        let handler = self.handler
+        let drain = self.drain
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .channelOption(
                 .writeBufferWaterMark,
@@ -151,7 +153,7 @@ public final class VarlinkServer: Service {
                 let result: AcceptedConnection
                 do {
                     result = try await bootstrap.withConnectedSocket(NIOBSDSocket.Handle(fd)) { channel in
-                        Self.setUpConnection(channel, limits: limits, logger: logger)
+                        Self.setUpConnection(channel, limits: limits, logger: logger, handler: handler, drain: drain)
                     }
                 } catch {
                     result = .failure(error)
@@ -201,14 +203,18 @@ public final class VarlinkServer: Service {
     /// Never fails: a failed initializer would end the whole accept stream, so a connection
     /// that cannot be set up (e.g. its peer already left) is reported as a value instead.
     private static func setUpConnection(
-        _ channel: any Channel, limits: Limits, logger: Logger
+        _ channel: any Channel, limits: Limits, logger: Logger, handler: any VarlinkRequestHandler, drain: ConnectionDrain
     ) -> EventLoopFuture<AcceptedConnection> {
-        channel.eventLoop.makeCompletedFuture { () throws -> NIOAsyncChannel<VarlinkInbound, ByteBuffer> in
-            try channel.pipeline.syncOperations.addHandler(VarlinkConnectionHandler(limits: limits, logger: logger))
+        let calls = CallsInFlight()
+        return channel.eventLoop.makeCompletedFuture { () throws -> NIOAsyncChannel<VarlinkInbound, ByteBuffer> in
+            let framing = VarlinkConnectionHandler(
+                limits: limits, logger: logger, calls: calls, immediate: { handler.immediateReply(to: $0) },
+                draining: { drain.isDraining })
+            try channel.pipeline.syncOperations.addHandler(framing)
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
         }.flatMap { asyncChannel in
             PeerCredentials.read(from: channel).map { peer in
-                AcceptedConnection.success(Connection(channel: asyncChannel, peer: peer))
+                AcceptedConnection.success(Connection(channel: asyncChannel, peer: peer, calls: calls))
             }
         }.flatMapError { error in
             channel.close(promise: nil)
@@ -221,6 +227,8 @@ public final class VarlinkServer: Service {
 struct Connection: Sendable {
     var channel: NIOAsyncChannel<VarlinkInbound, ByteBuffer>
     var peer: PeerCredentials
+    /// Counted up by the framing handler, down by the call loop.
+    var calls: CallsInFlight
 }
 
 typealias AcceptedConnection = Result<Connection, any Error>

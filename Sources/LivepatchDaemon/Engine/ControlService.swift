@@ -11,6 +11,17 @@ struct ControlService: VarlinkRequestHandler {
     private static let encoder = LivepatchInterface.makeEncoder()
     let statusReplies = LastEncodedReply<Status>()
 
+    /// How old a GetStatus reply may be when sent again without asking the engine: what no
+    /// engine event announces (the kernel's taint and lockdown, the clock passing a timeout)
+    /// shows within this.
+    static let statusMaxAge = Duration.seconds(1)
+
+    /// GetStatus, which every peer may call, from the reply last sent while it is fresh.
+    func immediateReply(to call: VarlinkCall) -> VarlinkReply.Encoded? {
+        guard call.method == LivepatchInterface.Method.getStatus.qualifiedName else { return nil }
+        return statusReplies.fresh(events: engine.events.value, maxAge: Self.statusMaxAge)
+    }
+
     func handle(_ call: VarlinkCall, peer: PeerCredentials, replies: VarlinkReplySink) async {
         guard let method = LivepatchInterface.Method(rawValue: call.member) else {
             await replies.send(.error(.methodNotFound, parameters: ["method": .string(call.method)]))
@@ -32,8 +43,8 @@ struct ControlService: VarlinkRequestHandler {
     ) async throws(LivepatchError) {
         switch method {
         case .getStatus:
-            let status = await engine.status()
-            await replies.send(statusReplies.reply(for: status) { VarlinkReply(encoding: $0, with: Self.encoder) })
+            let (status, events) = await engine.statusWithEvents()
+            await replies.send(statusReplies.reply(for: status, events: events) { VarlinkReply(encoding: $0, with: Self.encoder) })
         case .listPatches:
             await reply(PatchListReply(patches: await engine.list()), replies)
         case .getPatch:

@@ -4,6 +4,7 @@ import LivepatchAPI
 import LivepatchCore
 import LivepatchSystem
 import Logging
+import Synchronization
 
 /// Carries out what the ``PatchMachine`` decides, and tells it what happened.
 ///
@@ -27,6 +28,9 @@ public actor PatchEngine {
     private var waiter: CheckedContinuation<Void, Never>?
     private var pendingWake = false
     private var timer: Task<Void, Never>?
+    /// Counts the events the machine has handled: a view computed before the last one may be
+    /// out of date. Read without the actor (the control socket's event loops).
+    public nonisolated let events = EventCount()
 
     /// `bootID` tells this boot from the one the state was saved in (crash-loop quarantine).
     public init(
@@ -90,6 +94,7 @@ public actor PatchEngine {
     }
 
     private func perform(_ actions: [PatchMachine.Action]) {
+        events.increment()
         var saved = true
         var changes = 0
         for action in actions {
@@ -210,6 +215,9 @@ public actor PatchEngine {
             backend: backend.kind, apply: machine.policy.apply.rawValue, kernel: kernel, counts: machine.ledger.counts(),
             daemonVersion: LivepatchDaemonVersion.current)
     }
+
+    /// ``status()`` with the ``events`` count it was computed at.
+    public func statusWithEvents() -> (status: Status, events: UInt64) { (status(), events.value) }
 
     var statusLine: String { machine.summary(kernel: backend.support(), now: Date()).line }
 
@@ -344,4 +352,13 @@ public actor PatchEngine {
 
 public enum LivepatchDaemonVersion {
     public static let current = "0.1.0"
+}
+
+/// A count that only grows, read from any thread.
+public final class EventCount: Sendable {
+    private let count = Atomic<UInt64>(0)
+
+    public var value: UInt64 { count.load(ordering: .acquiring) }
+
+    func increment() { count.add(1, ordering: .releasing) }
 }

@@ -12,6 +12,7 @@ import Synchronization
 /// socket call left unanswered on an otherwise idle daemon. A semaphore's count cannot lose a post.
 public final class BlockingPool: Sendable {
     /// The daemon's pool, started on first use: programs that never block on it start no thread.
+    /// A process that cannot start its threads stops there (as it did with NIO's pool).
     public static let shared = BlockingPool(threads: 4, name: "blocking")
 
     private typealias Job = @Sendable () -> Void
@@ -64,16 +65,20 @@ private final class Semaphore: @unchecked Sendable {
     private let semaphore = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
 
     init() {
-        sem_init(semaphore, 0, 0)
+        // Fails only for a value above SEM_VALUE_MAX; 0 is not.
+        precondition(sem_init(semaphore, 0, 0) == 0, "sem_init failed: errno \(errno)")
     }
 
     func post() {
-        sem_post(semaphore)
+        // EOVERFLOW only, past SEM_VALUE_MAX (2^31 - 1) queued jobs.
+        precondition(sem_post(semaphore) == 0, "sem_post failed: errno \(errno)")
     }
 
     func wait() {
-        // EINTR only: a signal handler ran; the count is untouched.
-        while sem_wait(semaphore) != 0 {}
+        while sem_wait(semaphore) != 0 {
+            // EINTR: a signal handler ran and the count is untouched; anything else is a bug.
+            precondition(errno == EINTR, "sem_wait failed: errno \(errno)")
+        }
     }
 
     deinit {

@@ -74,6 +74,7 @@ struct TestHandler: VarlinkRequestHandler {
         case "Now":
             await replies.send(VarlinkReply(parameters: ["immediate": false]))
         case "Slow":
+            await events.record("slow started")
             try? await Task.sleep(for: .milliseconds(call.parameters["ms"]?.intValue ?? 0))
             await replies.send(VarlinkReply(parameters: ["slept": call.parameters["ms"] ?? 0]))
         case "Record":
@@ -105,7 +106,7 @@ struct RunningServer {
 
     static func makeServer(
         path: String, handler: TestHandler, limits: VarlinkServer.Limits = .init(),
-        extraInterfaces: [(name: String, description: String)] = []
+        extraInterfaces: [(name: String, description: String)] = [], drainDeadline: Duration = .seconds(5)
     ) -> VarlinkServer {
         VarlinkServer(
             socketPath: path,
@@ -113,7 +114,7 @@ struct RunningServer {
             vendor: "livepatchd project", product: "livepatchd-test", version: "0.0-test",
             url: "https://example.org/livepatchd", handler: handler,
             logger: Logger(label: "control-socket-test", factory: { _ in SwiftLogNoOpLogHandler() }),
-            limits: limits)
+            limits: limits, drainDeadline: drainDeadline)
     }
 
     func stop() async throws {

@@ -72,14 +72,23 @@ struct ControlSocketTests {
         let raw = try RawConnection(path: running.path)
         raw.send(now)
         #expect(try await reply(raw) == ["immediate": true])
-        // Pipelined behind a call still running: answered after it, by the call loop.
-        raw.send(VarlinkCall(method: "org.example.test.Slow", parameters: ["ms": 300]).encodeFrame() + now + now)
+        // Behind a call still running, sent while it runs, and in the same write: answered
+        // after it, by the call loop.
+        let slow = VarlinkCall(method: "org.example.test.Slow", parameters: ["ms": 300]).encodeFrame()
+        raw.send(slow)
+        #expect(await eventually { await running.handler.events.contains("slow started") })
+        raw.send(now)
         #expect(try await reply(raw) == ["slept": 300])
         #expect(try await reply(raw) == ["immediate": false])
+        raw.send(slow + now)
+        #expect(try await reply(raw) == ["slept": 300])
         #expect(try await reply(raw) == ["immediate": false])
-        // Everything answered: at once again.
-        raw.send(now)
-        #expect(try await reply(raw) == ["immediate": true])
+        // Everything answered: at once again, once the call loop has counted the last one down.
+        let again = try await eventually {
+            raw.send(now)
+            return try await reply(raw) == ["immediate": true]
+        }
+        #expect(again)
 
         // A call that asks for more, or for no reply, is the handler's.
         raw.send(VarlinkCall(method: "org.example.test.Now", more: true).encodeFrame())
@@ -220,7 +229,10 @@ struct ControlSocketFileTests {
         let directory = try TestDirectory()
         let path = directory.path + "/io.test"
         try makeStaleSocket(at: path)
-        let server = RunningServer.makeServer(path: path, handler: TestHandler())
+        // A deadline no loaded machine reaches by accident: closed at once is then told from
+        // closed at the deadline whatever the load.
+        let deadline = Duration.seconds(120)
+        let server = RunningServer.makeServer(path: path, handler: TestHandler(), drainDeadline: deadline)
         let task = Task { try await server.run() }
         try await server.waitUntilBound()
         let reply = try await offloaded { try VarlinkClient(socketPath: path, timeout: .seconds(10)).call("org.example.test.Echo") }
@@ -234,7 +246,10 @@ struct ControlSocketFileTests {
         let directory = try TestDirectory()
         let path = directory.path + "/io.test"
         try #require(FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8)))
-        let server = RunningServer.makeServer(path: path, handler: TestHandler())
+        // A deadline no loaded machine reaches by accident: closed at once is then told from
+        // closed at the deadline whatever the load.
+        let deadline = Duration.seconds(120)
+        let server = RunningServer.makeServer(path: path, handler: TestHandler(), drainDeadline: deadline)
         let task = Task { try await server.run() }
         await #expect(throws: ControlSocketError.notASocket(path: path)) { try await server.waitUntilBound() }
         await #expect(throws: ControlSocketError.notASocket(path: path)) { try await task.value }
@@ -273,5 +288,32 @@ struct ControlSocketLifecycleTests {
         try await running.value
         #expect(try await raw.readUntilClosed().closed)
         #expect(fileMode(path) == nil)
+    }
+
+    @Test("graceful shutdown closes at once a connection whose calls the event loop answered")
+    func gracefulShutdownAfterImmediateReplies() async throws {
+        let directory = try TestDirectory()
+        let path = directory.path + "/io.test"
+        // A deadline no loaded machine reaches by accident: closed at once is then told from
+        // closed at the deadline whatever the load.
+        let deadline = Duration.seconds(120)
+        let server = RunningServer.makeServer(path: path, handler: TestHandler(), drainDeadline: deadline)
+        let group = ServiceGroup(
+            services: [server], logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let running = Task { try await group.run() }
+        try await server.waitUntilBound()
+
+        let raw = try RawConnection(path: path)
+        raw.send(VarlinkCall(method: "org.example.test.Now").encodeFrame())
+        #expect(try VarlinkReply(frame: try await raw.readMessage()).parameters == ["immediate": true])
+        #expect(await eventually { await server.activeConnections == 1 })
+
+        // Answered, so between calls: not kept until the drain deadline for a first call.
+        let clock = ContinuousClock()
+        let started = clock.now
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(clock.now - started < deadline, "the server waited for the drain deadline")
+        #expect(try await raw.readUntilClosed().closed)
     }
 }

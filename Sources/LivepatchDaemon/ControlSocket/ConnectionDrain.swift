@@ -17,16 +17,18 @@ actor ConnectionDrain {
         case streaming
     }
 
-    private var open: [ObjectIdentifier: (channel: any Channel, phase: Phase)] = [:]
+    private var open: [ObjectIdentifier: (channel: any Channel, calls: CallsInFlight, phase: Phase)] = [:]
     private(set) var draining = false
     private nonisolated let drainingFlag = Atomic<Bool>(false)
 
     /// ``draining``, for the event loops, which cannot wait for the actor.
-    nonisolated var isDraining: Bool { drainingFlag.load(ordering: .acquiring) }
+    nonisolated var isDraining: Bool { drainingFlag.load(ordering: .sequentiallyConsistent) }
 
-    func opened(_ channel: any Channel) {
-        open[ObjectIdentifier(channel)] = (channel, .awaitingFirstCall)
-        if draining, let deadline { scheduleClose(channel, at: deadline) }
+    func opened(_ channel: any Channel, calls: CallsInFlight) {
+        open[ObjectIdentifier(channel)] = (channel, calls, .awaitingFirstCall)
+        guard draining, let deadline else { return }
+        // Accepted before the drain began, served after: treated as it would have been then.
+        if calls.anyAnsweredAtOnce { channel.close(promise: nil) } else { scheduleClose(channel, at: deadline) }
     }
 
     func closed(_ channel: any Channel) {
@@ -52,12 +54,14 @@ actor ConnectionDrain {
     func begin(deadline after: Duration) {
         guard !draining else { return }
         draining = true
-        drainingFlag.store(true, ordering: .releasing)
+        drainingFlag.store(true, ordering: .sequentiallyConsistent)
         let deadline = ContinuousClock.now + after
         self.deadline = deadline
-        for (channel, phase) in open.values {
+        for (channel, calls, phase) in open.values {
             switch phase {
             case .betweenCalls, .streaming: channel.close(promise: nil)
+            // Its calls were all answered by its event loop: it is between calls.
+            case .awaitingFirstCall where calls.anyAnsweredAtOnce: channel.close(promise: nil)
             case .awaitingFirstCall, .inCall: scheduleClose(channel, at: deadline)
             }
         }

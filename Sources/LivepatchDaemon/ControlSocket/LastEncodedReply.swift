@@ -1,14 +1,16 @@
 import Synchronization
 import Varlink
 
-/// The reply last encoded for a value, sent again as long as the value stays equal, and while
-/// fresh sent without computing the value at all.
+/// The reply last encoded for a value: encoded again only when the value changed, and sent
+/// without computing the value at all while it is fresh.
 ///
 /// Monitoring polls GetStatus on every host and its answer rarely changes between two polls;
 /// encoding it (Codable to JSON, to ``JSONValue``, to the wire) cost more than computing it,
 /// and computing it (a hop to the engine from the event loop and back) more than both.
-/// Keyed by the value itself rather than by a change counter, so a reply that depends on time
-/// (a patch pending past its settle timeout) or on the kernel (its taint) is never stale.
+/// ``reply(for:events:computed:encode:)`` compares the value itself, so what depends on time
+/// or on the kernel (its taint) is always encoded as it is; ``fresh(events:maxAge:now:)`` trusts
+/// the last reply only while no event came and for `maxAge`, the bound on how late such a change
+/// shows.
 final class LastEncodedReply<Value: Equatable & Sendable>: Sendable {
     private struct Entry {
         var value: Value
@@ -20,17 +22,17 @@ final class LastEncodedReply<Value: Equatable & Sendable>: Sendable {
 
     private let last = Mutex<Entry?>(nil)
 
-    /// The reply for `value`, computed when the source's event count was `events`.
+    /// The reply for `value`, computed at `computed` when the source's event count was `events`.
     func reply(
-        for value: Value, events: UInt64 = 0, now: ContinuousClock.Instant = .now, encode: (Value) -> VarlinkReply
+        for value: Value, events: UInt64 = 0, computed: ContinuousClock.Instant = .now, encode: (Value) -> VarlinkReply
     ) -> VarlinkReply.Encoded {
         let cached = last.withLock { last in last.flatMap { $0.value == value ? $0.reply : nil } }
         // Encoded outside the lock: two callers racing on a change both encode, and either result is right.
         let encoded = cached ?? encode(value).encodedFinal()
         last.withLock { last in
-            // A caller that computed its value before another's keeps the newer one.
-            if let newer = last, newer.events > events { return }
-            last = Entry(value: value, reply: encoded, events: events, computed: now)
+            // Callers racing keep the value computed last.
+            if let newer = last, (newer.events, newer.computed) > (events, computed) { return }
+            last = Entry(value: value, reply: encoded, events: events, computed: computed)
         }
         return encoded
     }

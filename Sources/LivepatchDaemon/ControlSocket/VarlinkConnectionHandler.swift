@@ -63,6 +63,7 @@ final class VarlinkConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             do {
                 let call = try VarlinkCall(frame: message)
                 if let reply = immediateReply(to: call, context: context) {
+                    calls.answeredAtOnce()
                     context.write(Self.wrapOutboundOut(ByteBuffer(bytes: reply.frame)), promise: nil)
                     answered = true
                     continue
@@ -155,18 +156,28 @@ final class VarlinkConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     }
 }
 
-/// The calls of one connection passed on to its call loop and not yet answered.
+/// The calls of one connection passed on to its call loop and not yet answered, and whether
+/// the handler answered any itself.
 ///
 /// The call loop counts an answered call down on the connection's event loop, after it handed
 /// the reply to the channel's writer: the writer hands it to the channel with a task queued on
 /// that loop before, so once the count is zero every earlier reply is in the channel, ahead of
-/// a reply the handler writes itself.
+/// a reply the handler writes itself. A call left unanswered (the connection closing) is never
+/// counted down.
 final class CallsInFlight: Sendable {
     private let count = Atomic<Int>(0)
+    private let answeredAny = Atomic<Bool>(false)
 
     var none: Bool { count.load(ordering: .acquiring) == 0 }
 
+    /// The handler answered a call itself: graceful shutdown closes the connection at once, as
+    /// it does one between calls, rather than wait for a first call. (A reply given just as the
+    /// drain begins can be missed by it; that connection is closed at the drain's deadline.)
+    var anyAnsweredAtOnce: Bool { answeredAny.load(ordering: .sequentiallyConsistent) }
+
     func passedOn() { count.add(1, ordering: .releasing) }
+
+    func answeredAtOnce() { answeredAny.store(true, ordering: .sequentiallyConsistent) }
 
     func answered(on eventLoop: any EventLoop) {
         eventLoop.execute { [self] in count.subtract(1, ordering: .releasing) }

@@ -16,7 +16,7 @@ extension VarlinkServer {
         logger.debug("control socket client connected")
         let channel = connection.channel.channel
         let peer = connection.peer
-        await drain.opened(channel)
+        await drain.opened(channel, calls: connection.calls)
         defer { Task { await drain.closed(channel) } }
         do {
             try await connection.channel.executeThenClose { inbound, outbound in
@@ -49,7 +49,6 @@ extension VarlinkServer {
             for try await event in inbound {
                 switch event {
                 case .call(let call):
-                    defer { inFlight.answered(on: channel.eventLoop) }
                     await drain.callStarted(on: channel, more: call.more)
                     let replies = CallReplySink(call: call, channel: channel, outbound: outbound)
                     await dispatch(call, peer: peer, replies: replies, logger: logger)
@@ -60,11 +59,14 @@ extension VarlinkServer {
                     } else {
                         logger.debug("control socket call answered", metadata: ["method": "\(call.method)"])
                     }
+                    // Closing: the call may be unanswered, so it stays in flight and nothing is
+                    // answered at once after it.
                     if Task.isCancelled { return }
                     if !call.oneway, !outcome.finished {
                         logger.error("handler returned without a final reply", metadata: ["method": "\(call.method)"])
                         await replies.send(.methodNotImplemented(call.method))
                     }
+                    inFlight.answered(on: channel.eventLoop)
                     // Shutting down: answered, so the client loses nothing when it closes.
                     if await drain.callFinished(on: channel) { return }
                 case .invalid(let reply, let reason):

@@ -7,7 +7,8 @@ extension VarlinkServer {
         public var maxMessageSize: Int
         /// A message begun must end (its NUL arrive) within this, or the client is disconnected.
         public var partialMessageTimeout: Duration
-        /// Connections beyond this are closed as soon as they are accepted.
+        /// Connections beyond this are closed as soon as they are accepted (a call the event
+        /// loop answers from a reply at hand, GetStatus, may be answered in between).
         public var maxConnections: Int
         /// Connections of one non-root user beyond this are closed as soon as they are
         /// accepted, so one user cannot take every slot from the others (root, trusted

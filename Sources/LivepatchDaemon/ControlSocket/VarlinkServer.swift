@@ -26,7 +26,7 @@ public final class VarlinkServer: Service {
     public let listening: CInt?
     /// How long graceful shutdown waits for calls in progress, and for connections accepted
     /// just before it to send theirs.
-    public static let drainDeadline = Duration.seconds(5)
+    public let drainDeadline: Duration
     public let limits: Limits
     /// Served interface names, in the order given, with their descriptions.
     let interfaces: [(name: String, description: String)]
@@ -50,10 +50,12 @@ public final class VarlinkServer: Service {
         logger: Logger,
         limits: Limits = Limits(),
         listening: CInt? = nil,
+        drainDeadline: Duration = .seconds(5),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.socketPath = socketPath
         self.listening = listening
+        self.drainDeadline = drainDeadline
         self.interfaces = interfaces
         let names = [VarlinkService.interfaceName] + interfaces.map(\.name)
         self.info = [
@@ -112,10 +114,10 @@ public final class VarlinkServer: Service {
             } onCancel: {
                 listener.stop()
             }
-        } onGracefulShutdown: { [drain] in
+        } onGracefulShutdown: { [drain, drainDeadline] in
             // Accept no more: under socket activation they wait for the next daemon.
             listener.stop()
-            Task { await drain.begin(deadline: Self.drainDeadline) }
+            Task { await drain.begin(deadline: drainDeadline) }
         }
         if let inode { removeSocketFile(inode: inode) }
         logger.info("control socket closed", metadata: ["socket": "\(socketPath)"])

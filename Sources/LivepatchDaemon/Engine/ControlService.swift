@@ -43,8 +43,9 @@ struct ControlService: VarlinkRequestHandler {
     ) async throws(LivepatchError) {
         switch method {
         case .getStatus:
-            let (status, events) = await engine.statusWithEvents()
-            await replies.send(statusReplies.reply(for: status, events: events) { VarlinkReply(encoding: $0, with: Self.encoder) })
+            let (status, events, computed) = await engine.statusWithEvents()
+            await replies.send(
+                statusReplies.reply(for: status, events: events, computed: computed) { VarlinkReply(encoding: $0, with: Self.encoder) })
         case .listPatches:
             await reply(PatchListReply(patches: await engine.list()), replies)
         case .getPatch:

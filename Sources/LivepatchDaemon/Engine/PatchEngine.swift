@@ -216,8 +216,10 @@ public actor PatchEngine {
             daemonVersion: LivepatchDaemonVersion.current)
     }
 
-    /// ``status()`` with the ``events`` count it was computed at.
-    public func statusWithEvents() -> (status: Status, events: UInt64) { (status(), events.value) }
+    /// ``status()`` with the ``events`` count and the time it was computed at.
+    public func statusWithEvents() -> (status: Status, events: UInt64, computed: ContinuousClock.Instant) {
+        (status(), events.value, .now)
+    }
 
     var statusLine: String { machine.summary(kernel: backend.support(), now: Date()).line }
 

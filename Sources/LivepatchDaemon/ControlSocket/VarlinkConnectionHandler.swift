@@ -16,9 +16,10 @@ enum VarlinkInbound: Sendable {
 ///
 /// After a protocol error the rest of the input is dropped: the error travels in order behind
 /// earlier calls, so their replies still go out before the connection closes.
-final class VarlinkConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class VarlinkConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = VarlinkInbound
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private var frames: VarlinkFrameDecoder
@@ -85,6 +86,29 @@ final class VarlinkConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private func immediateReply(to call: VarlinkCall, context: ChannelHandlerContext) -> VarlinkReply.Encoded? {
         guard calls.none, !call.more, !call.oneway, !call.upgrade, context.channel.isWritable, !draining() else { return nil }
         return immediate(call)
+    }
+
+    /// At debug, each reply of the call loop is logged when the event loop takes it and when it
+    /// is on the socket, so a reply a client waits for in vain can be placed: never taken from
+    /// the call loop, taken but not sent, or sent.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard logger.logLevel <= .debug else {
+            context.write(data, promise: promise)
+            return
+        }
+        let bytes = Self.unwrapOutboundIn(data).readableBytes
+        let connection = "\(ObjectIdentifier(context.channel).hashValue)"
+        logger.debug("control socket reply taken by the event loop", metadata: ["bytes": "\(bytes)", "connection": "\(connection)"])
+        let sent = promise ?? context.eventLoop.makePromise()
+        sent.futureResult.whenComplete { [logger] result in
+            switch result {
+            case .success:
+                logger.debug("control socket reply sent", metadata: ["bytes": "\(bytes)", "connection": "\(connection)"])
+            case .failure(let error):
+                logger.debug("control socket reply not sent", metadata: ["error": "\(error)", "connection": "\(connection)"])
+            }
+        }
+        context.write(data, promise: sent)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

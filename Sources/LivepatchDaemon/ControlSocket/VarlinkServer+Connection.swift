@@ -13,7 +13,9 @@ extension VarlinkServer {
             logger[metadataKey: "peer_uid"] = "\(connection.peer.uid)"
             return logger
         }()
-        logger.debug("control socket client connected")
+        logger.debug("control socket client connected", metadata: [
+            "connection": "\(ObjectIdentifier(connection.channel.channel).hashValue)"
+        ])
         let channel = connection.channel.channel
         let peer = connection.peer
         await drain.opened(channel, calls: connection.calls)

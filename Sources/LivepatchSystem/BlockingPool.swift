@@ -6,10 +6,10 @@ import Synchronization
 /// on it.
 ///
 /// Idle threads sleep on a POSIX semaphore, not a condition variable: Debian 12's glibc (2.36)
-/// lacks the fix for its bug 25847, in which `pthread_cond_signal` can fail to wake a waiter.
-/// NIO's thread pool wakes one waiter with exactly that call (swift-nio PR 3507, in 2.101), and
-/// a job it lost sat queued with every pool thread asleep until the next job came: a control
-/// socket call left unanswered on an otherwise idle daemon. A semaphore's count cannot lose a post.
+/// lacks the fix for its bug 25847, in which `pthread_cond_signal` can fail to wake a waiter,
+/// and NIO's thread pool wakes one waiter with exactly that call (swift-nio PR 3507, in 2.101).
+/// A wake-up lost there leaves a job queued with every thread asleep until the next job comes,
+/// which on an idle daemon may be never. A semaphore's count cannot lose a post.
 public final class BlockingPool: Sendable {
     /// The daemon's pool, started on first use: programs that never block on it start no thread.
     /// A process that cannot start its threads stops there (as it did with NIO's pool).

@@ -21,7 +21,7 @@ struct LastEncodedReplyTests {
         let encoder = LivepatchInterface.makeEncoder()
         var encodings = 0
         func reply(_ value: Status) -> VarlinkReply.Encoded {
-            cache.reply(for: value) {
+            cache.reply(for: value, events: 0, computed: .now) {
                 encodings += 1
                 return VarlinkReply(encoding: $0, with: encoder)
             }

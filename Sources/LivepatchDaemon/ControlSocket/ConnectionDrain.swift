@@ -18,15 +18,14 @@ actor ConnectionDrain {
     }
 
     private var open: [ObjectIdentifier: (channel: any Channel, calls: CallsInFlight, phase: Phase)] = [:]
-    private(set) var draining = false
-    private nonisolated let drainingFlag = Atomic<Bool>(false)
+    /// Atomic rather than the actor's own: the event loops read it and cannot wait for the actor.
+    private nonisolated let draining = Atomic<Bool>(false)
 
-    /// ``draining``, for the event loops, which cannot wait for the actor.
-    nonisolated var isDraining: Bool { drainingFlag.load(ordering: .sequentiallyConsistent) }
+    nonisolated var isDraining: Bool { draining.load(ordering: .sequentiallyConsistent) }
 
     func opened(_ channel: any Channel, calls: CallsInFlight) {
         open[ObjectIdentifier(channel)] = (channel, calls, .awaitingFirstCall)
-        guard draining, let deadline else { return }
+        guard isDraining, let deadline else { return }
         // Accepted before the drain began, served after: treated as it would have been then.
         if calls.anyAnsweredAtOnce { channel.close(promise: nil) } else { scheduleClose(channel, at: deadline) }
     }
@@ -39,22 +38,22 @@ actor ConnectionDrain {
         let id = ObjectIdentifier(channel)
         guard open[id] != nil else { return }
         open[id]?.phase = more ? .streaming : .inCall
-        if draining && more { channel.close(promise: nil) }
+        if isDraining && more { channel.close(promise: nil) }
     }
 
     /// True when the connection must close now that its call is answered.
     func callFinished(on channel: any Channel) -> Bool {
         let id = ObjectIdentifier(channel)
         open[id]?.phase = .betweenCalls
-        return draining
+        return isDraining
     }
 
     private var deadline: ContinuousClock.Instant?
 
     func begin(deadline after: Duration) {
-        guard !draining else { return }
-        draining = true
-        drainingFlag.store(true, ordering: .sequentiallyConsistent)
+        // Only the actor sets it, so reading and then setting it cannot race.
+        guard !isDraining else { return }
+        draining.store(true, ordering: .sequentiallyConsistent)
         let deadline = ContinuousClock.now + after
         self.deadline = deadline
         for (channel, calls, phase) in open.values {

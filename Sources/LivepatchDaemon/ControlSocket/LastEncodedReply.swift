@@ -24,7 +24,7 @@ final class LastEncodedReply<Value: Equatable & Sendable>: Sendable {
 
     /// The reply for `value`, computed at `computed` when the source's event count was `events`.
     func reply(
-        for value: Value, events: UInt64 = 0, computed: ContinuousClock.Instant = .now, encode: (Value) -> VarlinkReply
+        for value: Value, events: UInt64, computed: ContinuousClock.Instant, encode: (Value) -> VarlinkReply
     ) -> VarlinkReply.Encoded {
         let cached = last.withLock { last in last.flatMap { $0.value == value ? $0.reply : nil } }
         // Encoded outside the lock: two callers racing on a change both encode, and either result is right.

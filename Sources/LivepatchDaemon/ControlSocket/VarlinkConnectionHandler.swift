@@ -97,7 +97,7 @@ final class VarlinkConnectionHandler: ChannelDuplexHandler, RemovableChannelHand
             return
         }
         let bytes = Self.unwrapOutboundIn(data).readableBytes
-        let connection = "\(ObjectIdentifier(context.channel).hashValue)"
+        let connection = context.channel.connectionID
         logger.debug("control socket reply taken by the event loop", metadata: ["bytes": "\(bytes)", "connection": "\(connection)"])
         let sent = promise ?? context.eventLoop.makePromise()
         sent.futureResult.whenComplete { [logger] result in
@@ -206,4 +206,9 @@ final class CallsInFlight: Sendable {
     func answered(on eventLoop: any EventLoop) {
         eventLoop.execute { [self] in count.subtract(1, ordering: .releasing) }
     }
+}
+
+extension Channel {
+    /// Names the connection in the log, so the lines of one connection can be told apart.
+    var connectionID: String { "\(ObjectIdentifier(self).hashValue)" }
 }

@@ -11,11 +11,10 @@ extension VarlinkServer {
             var logger = self.logger
             logger[metadataKey: "peer_pid"] = "\(connection.peer.pid)"
             logger[metadataKey: "peer_uid"] = "\(connection.peer.uid)"
+            logger[metadataKey: "connection"] = "\(connection.channel.channel.connectionID)"
             return logger
         }()
-        logger.debug("control socket client connected", metadata: [
-            "connection": "\(ObjectIdentifier(connection.channel.channel).hashValue)"
-        ])
+        logger.debug("control socket client connected")
         let channel = connection.channel.channel
         let peer = connection.peer
         await drain.opened(channel, calls: connection.calls)

@@ -21,10 +21,16 @@ final class NotifyReceiver: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard bound == 0 else { throw TimeoutError(description: "bind \(path): errno \(errno)") }
-        // A receive timeout lets the reader thread notice close() without a busy loop.
+        // A receive timeout lets the reader thread notice shutdown() without a busy loop.
         var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let thread = Thread { [fd, messages] in
+            // The reader closes the socket, not deinit: closed while this loop was between two
+            // recv calls, its number went to the next descriptor the test process opened, often
+            // another test's control-socket client, and this loop read that client's reply. The
+            // client then timed out with the daemon idle (seen in CI: "ListPatches: read timed
+            // out", the daemon's reply written, the connection held open past the client's close).
+            defer { close(fd) }
             var buffer = [UInt8](repeating: 0, count: 8192)
             while true {
                 let count = recv(fd, &buffer, buffer.count, 0)
@@ -41,9 +47,9 @@ final class NotifyReceiver: Sendable {
         thread.start()
     }
 
+    /// Ends the reader: its recv returns 0 on the shut-down socket, and it closes the socket.
     deinit {
         shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
     }
 
     /// Every datagram received so far, oldest first.

@@ -163,6 +163,9 @@ private struct JSONReader {
     }
 
     private func string(_ content: UnsafeBufferPointer<UInt8>, at offset: Int) throws(JSONParseError) -> String {
+        // ASCII is valid UTF-8: `String(validating:as:)` is generic, not specialized here, and
+        // took an eighth of lpclient's time reading a list of 1000 patches (perf).
+        if content.allSatisfy({ $0 < 0x80 }) { return String(decoding: content, as: UTF8.self) }
         guard let text = String(validating: content, as: UTF8.self) else {
             throw JSONParseError(offset: offset, reason: "string is not valid UTF-8")
         }

@@ -40,18 +40,26 @@ extension JSONValue {
 
     static func serialize(object members: [String: JSONValue], into output: inout [UInt8]) {
         output.append(UInt8(ascii: "{"))
-        for (index, key) in members.keys.sorted().enumerated() {
+        // The members sorted, not the keys: looking each key up again hashed it a second time.
+        for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
             if index > 0 { output.append(UInt8(ascii: ",")) }
-            serialize(string: key, into: &output)
+            serialize(string: member.key, into: &output)
             output.append(UInt8(ascii: ":"))
-            members[key]?.serialize(into: &output)
+            member.value.serialize(into: &output)
         }
         output.append(UInt8(ascii: "}"))
     }
 
     static func serialize(string: String, into output: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
         output.append(UInt8(ascii: "\""))
+        // Most strings (names, hashes, times) have nothing to escape: copied in one piece rather
+        // than byte by byte (lpclient writes every string of a reply again to print it).
+        if !string.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+            output.append(contentsOf: string.utf8)
+            output.append(UInt8(ascii: "\""))
+            return
+        }
+        let hex = Array("0123456789abcdef".utf8)
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): output.append(contentsOf: #"\""#.utf8)

@@ -23,7 +23,7 @@ struct LastEncodedReplyTests {
         func reply(_ value: Status) -> VarlinkReply.Encoded {
             cache.reply(for: value, events: 0, computed: .now) {
                 encodings += 1
-                return VarlinkReply(encoding: $0, with: encoder)
+                return VarlinkReply(encoding: $0, with: encoder).encodedFinal()
             }
         }
 
@@ -48,18 +48,18 @@ struct LastEncodedReplyTests {
         let start = ContinuousClock.now
         #expect(cache.fresh(events: 0, maxAge: .seconds(1), now: start) == nil)
 
-        let sent = cache.reply(for: status(summary: "1 applied"), events: 7, computed: start) { VarlinkReply(encoding: $0, with: encoder) }
+        let sent = cache.reply(for: status(summary: "1 applied"), events: 7, computed: start) { VarlinkReply(encoding: $0, with: encoder).encodedFinal() }
         #expect(cache.fresh(events: 7, maxAge: .seconds(1), now: start + .milliseconds(999)) == sent)
         #expect(cache.fresh(events: 8, maxAge: .seconds(1), now: start) == nil, "an event came since")
         #expect(cache.fresh(events: 7, maxAge: .seconds(1), now: start + .seconds(1)) == nil, "too old")
 
         // A caller that computed its value before an event, and stores after a newer one: the newer stays.
-        let newer = cache.reply(for: status(summary: "2 applied"), events: 9, computed: start) { VarlinkReply(encoding: $0, with: encoder) }
-        _ = cache.reply(for: status(summary: "1 applied"), events: 8, computed: start) { VarlinkReply(encoding: $0, with: encoder) }
+        let newer = cache.reply(for: status(summary: "2 applied"), events: 9, computed: start) { VarlinkReply(encoding: $0, with: encoder).encodedFinal() }
+        _ = cache.reply(for: status(summary: "1 applied"), events: 8, computed: start) { VarlinkReply(encoding: $0, with: encoder).encodedFinal() }
         #expect(cache.fresh(events: 9, maxAge: .seconds(1), now: start) == newer)
         // Same events, computed earlier (an older taint, say): the later one stays, with its age.
         _ = cache.reply(for: status(summary: "2 applied", taint: 1), events: 9, computed: start - .milliseconds(500)) {
-            VarlinkReply(encoding: $0, with: encoder)
+            VarlinkReply(encoding: $0, with: encoder).encodedFinal()
         }
         #expect(cache.fresh(events: 9, maxAge: .seconds(1), now: start + .milliseconds(700)) == newer)
     }

@@ -31,6 +31,8 @@ final class RecordingBackend: PatchBackend, Sendable {
 
     var calls: [String] { state.withLock { $0.calls } }
     func failReads(_ errno: Int32?) { state.withLock { $0.readErrno = errno } }
+    /// What the kernel reports for a loaded patch's objects changes, as when a patched module loads.
+    func setObjects(_ objects: [PatchObject], of name: String) { state.withLock { $0.patches[name]?.objects = objects } }
 
     func read() async throws(BackendError) -> KernelView {
         let (view, failure): (KernelView, Int32?) = state.withLock {
@@ -208,6 +210,36 @@ final class PatchEngineTests {
         let second = try await slowPath()
         #expect(second.parameters["apply"] == "auto")
         #expect(try service.immediateReply(to: getStatus).map { try VarlinkReply(frame: $0.frame) } == second)
+    }
+
+    @Test("ListPatches sends the bytes encoded before while the list is the same, and follows the kernel without an event")
+    func listReplyFollowsTheList() async throws {
+        let engine = try engine()
+        let worker = Task { await engine.run {} }
+        try await eventually("a applied") { (try? await engine.patch("a").state) == .applied }
+        let service = ControlService(
+            engine: engine, metrics: PatchMetrics(source: .init(status: { await engine.status() }, patches: { [] }), version: "test"))
+        let listPatches = VarlinkCall(method: LivepatchInterface.Method.listPatches.qualifiedName)
+        let sink = CollectingSink()
+        func list() async throws -> VarlinkReply {
+            await service.handle(listPatches, peer: PeerCredentials(pid: 1, uid: 1000, gid: 1000), replies: sink)
+            return try #require(await sink.replies.last)
+        }
+
+        let first = try await list()
+        let sent = service.listReplies.reply(for: await engine.list()) { _ in
+            Issue.record("an unchanged list was encoded again")
+            return VarlinkReply().encodedFinal()
+        }
+        #expect(try VarlinkReply(frame: sent.frame) == first)
+
+        // A module of the patch loads: no engine event, and the next reply shows it.
+        backend.setObjects([PatchObject(name: "vmlinux", patched: true), PatchObject(name: "ext4", patched: true)], of: "a")
+        let second = try await list()
+        let listed = try JSONValue.object(second.parameters).decode(PatchListReply.self, with: LivepatchInterface.makeDecoder())
+        #expect(listed.patches.map(\.objects) == [[PatchObject(name: "vmlinux", patched: true), PatchObject(name: "ext4", patched: true)]])
+        worker.cancel()
+        await worker.value
     }
 }
 

@@ -7,6 +7,8 @@ import Varlink
 /// Monitoring polls GetStatus on every host and its answer rarely changes between two polls;
 /// encoding it (Codable to JSON, to ``JSONValue``, to the wire) cost more than computing it,
 /// and computing it (a hop to the engine from the event loop and back) more than both.
+/// ListPatches likewise: with 1000 patches, JSONEncoder took 19 of the daemon's 32 ms per call
+/// (perf), comparing the list with the last one about half a millisecond.
 /// ``reply(for:events:computed:encode:)`` compares the value itself, so what depends on time
 /// or on the kernel (its taint) is always encoded as it is; ``fresh(events:maxAge:now:)`` trusts
 /// the last reply only while no event came and for `maxAge`, the bound on how late such a change
@@ -23,12 +25,15 @@ final class LastEncodedReply<Value: Equatable & Sendable>: Sendable {
     private let last = Mutex<Entry?>(nil)
 
     /// The reply for `value`, computed at `computed` when the source's event count was `events`.
+    /// Those two order callers racing and date the reply for ``fresh(events:maxAge:now:)``; a value
+    /// that is only ever compared (ListPatches, computed on every call) can leave them out.
     func reply(
-        for value: Value, events: UInt64, computed: ContinuousClock.Instant, encode: (Value) -> VarlinkReply
+        for value: Value, events: UInt64 = 0, computed: ContinuousClock.Instant = .now,
+        encode: (Value) -> VarlinkReply.Encoded
     ) -> VarlinkReply.Encoded {
         let cached = last.withLock { last in last.flatMap { $0.value == value ? $0.reply : nil } }
         // Encoded outside the lock: two callers racing on a change both encode, and either result is right.
-        let encoded = cached ?? encode(value).encodedFinal()
+        let encoded = cached ?? encode(value)
         last.withLock { last in
             // Callers racing keep the value computed last.
             if let newer = last, (newer.events, newer.computed) > (events, computed) { return }

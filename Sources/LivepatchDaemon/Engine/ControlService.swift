@@ -10,6 +10,7 @@ struct ControlService: VarlinkRequestHandler {
     let metrics: PatchMetrics
     private static let encoder = LivepatchInterface.makeEncoder()
     let statusReplies = LastEncodedReply<Status>()
+    let listReplies = LastEncodedReply<[Patch]>()
 
     /// How old a GetStatus reply may be when sent again without asking the engine: what no
     /// engine event announces (the kernel's taint and lockdown, the clock passing a timeout)
@@ -45,9 +46,12 @@ struct ControlService: VarlinkRequestHandler {
         case .getStatus:
             let (status, events, computed) = await engine.statusWithEvents()
             await replies.send(
-                statusReplies.reply(for: status, events: events, computed: computed) { VarlinkReply(encoding: $0, with: Self.encoder) })
+                statusReplies.reply(for: status, events: events, computed: computed) {
+                    VarlinkReply(encoding: $0, with: Self.encoder).encodedFinal()
+                })
         case .listPatches:
-            await reply(PatchListReply(patches: await engine.list()), replies)
+            let patches = await engine.list()
+            await replies.send(listReplies.reply(for: patches) { encoded(PatchListReply(patches: $0)) })
         case .getPatch:
             await reply(PatchReply(patch: try await engine.patch(try name(of: call))), replies)
         case .apply:
@@ -84,12 +88,16 @@ struct ControlService: VarlinkRequestHandler {
         return name
     }
 
-    /// The final reply, framed straight from the encoder's bytes.
     private func reply(_ value: some Encodable, _ replies: VarlinkReplySink) async {
+        await replies.send(encoded(value))
+    }
+
+    /// The final reply, framed straight from the encoder's bytes.
+    private func encoded(_ value: some Encodable) -> VarlinkReply.Encoded {
         do {
-            await replies.send(try VarlinkReply.Encoded(parameters: value, encoder: Self.encoder))
+            return try VarlinkReply.Encoded(parameters: value, encoder: Self.encoder)
         } catch {
-            await replies.send(VarlinkReply(encoding: value, with: Self.encoder))  // says why it could not be encoded
+            return VarlinkReply(encoding: value, with: Self.encoder).encodedFinal()  // says why it could not be encoded
         }
     }
 

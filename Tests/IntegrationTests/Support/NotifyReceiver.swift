@@ -7,6 +7,7 @@ final class NotifyReceiver: Sendable {
     let path: String
     private let fd: Int32
     private let messages = MessageLog()
+    private let stopping = StopFlag()
 
     init(path: String) throws {
         self.path = path
@@ -24,31 +25,27 @@ final class NotifyReceiver: Sendable {
         // A receive timeout lets the reader thread notice shutdown() without a busy loop.
         var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let thread = Thread { [fd, messages] in
+        let thread = Thread { [fd, messages, stopping] in
             // The reader closes the socket, not deinit: closed while this loop was between two
             // recv calls, its number went to the next descriptor the test process opened, often
             // another test's control-socket client, and this loop read that client's reply. The
             // client then timed out with the daemon idle (seen in CI: "ListPatches: read timed
             // out", the daemon's reply written, the connection held open past the client's close).
+            // And it ends only once told to: ended earlier (an empty datagram also reads as 0), it
+            // would close a number that deinit then shuts down, someone else's by then.
             defer { close(fd) }
             var buffer = [UInt8](repeating: 0, count: 8192)
-            while true {
+            while !stopping.isSet {
                 let count = recv(fd, &buffer, buffer.count, 0)
-                if count > 0 {
-                    let text = String(decoding: buffer[0..<count], as: UTF8.self)
-                    messages.append(text)
-                } else if count < 0 && (errno == EAGAIN || errno == EINTR) {
-                    continue
-                } else {
-                    return
-                }
+                if count > 0 { messages.append(String(decoding: buffer[0..<count], as: UTF8.self)) }
             }
         }
         thread.start()
     }
 
-    /// Ends the reader: its recv returns 0 on the shut-down socket, and it closes the socket.
+    /// Ends the reader: its recv returns at once on the shut-down socket, and it closes the socket.
     deinit {
+        stopping.set()
         shutdown(fd, Int32(SHUT_RDWR))
     }
 
@@ -64,6 +61,12 @@ final class NotifyReceiver: Sendable {
             return (index != nil, index ?? all.count)
         }
     }
+}
+
+final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func set() { flag.store(true, ordering: .releasing) }
 }
 
 final class MessageLog: Sendable {

@@ -229,10 +229,7 @@ struct ControlSocketFileTests {
         let directory = try TestDirectory()
         let path = directory.path + "/io.test"
         try makeStaleSocket(at: path)
-        // A deadline no loaded machine reaches by accident: closed at once is then told from
-        // closed at the deadline whatever the load.
-        let deadline = Duration.seconds(120)
-        let server = RunningServer.makeServer(path: path, handler: TestHandler(), drainDeadline: deadline)
+        let server = RunningServer.makeServer(path: path, handler: TestHandler())
         let task = Task { try await server.run() }
         try await server.waitUntilBound()
         let reply = try await offloaded { try VarlinkClient(socketPath: path, timeout: .seconds(10)).call("org.example.test.Echo") }
@@ -246,10 +243,7 @@ struct ControlSocketFileTests {
         let directory = try TestDirectory()
         let path = directory.path + "/io.test"
         try #require(FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8)))
-        // A deadline no loaded machine reaches by accident: closed at once is then told from
-        // closed at the deadline whatever the load.
-        let deadline = Duration.seconds(120)
-        let server = RunningServer.makeServer(path: path, handler: TestHandler(), drainDeadline: deadline)
+        let server = RunningServer.makeServer(path: path, handler: TestHandler())
         let task = Task { try await server.run() }
         await #expect(throws: ControlSocketError.notASocket(path: path)) { try await server.waitUntilBound() }
         await #expect(throws: ControlSocketError.notASocket(path: path)) { try await task.value }

@@ -21,7 +21,7 @@ struct LastEncodedReplyTests {
         let encoder = LivepatchInterface.makeEncoder()
         var encodings = 0
         func reply(_ value: Status) -> VarlinkReply.Encoded {
-            cache.reply(for: value, events: 0, computed: .now) {
+            cache.reply(for: value) {
                 encodings += 1
                 return VarlinkReply(encoding: $0, with: encoder).encodedFinal()
             }
@@ -45,22 +45,21 @@ struct LastEncodedReplyTests {
     func freshness() throws {
         let cache = LastEncodedReply<Status>()
         let encoder = LivepatchInterface.makeEncoder()
+        func encode(_ value: Status) -> VarlinkReply.Encoded { VarlinkReply(encoding: value, with: encoder).encodedFinal() }
         let start = ContinuousClock.now
         #expect(cache.fresh(events: 0, maxAge: .seconds(1), now: start) == nil)
 
-        let sent = cache.reply(for: status(summary: "1 applied"), events: 7, computed: start) { VarlinkReply(encoding: $0, with: encoder).encodedFinal() }
+        let sent = cache.reply(for: status(summary: "1 applied"), events: 7, computed: start, encode: encode)
         #expect(cache.fresh(events: 7, maxAge: .seconds(1), now: start + .milliseconds(999)) == sent)
         #expect(cache.fresh(events: 8, maxAge: .seconds(1), now: start) == nil, "an event came since")
         #expect(cache.fresh(events: 7, maxAge: .seconds(1), now: start + .seconds(1)) == nil, "too old")
 
         // A caller that computed its value before an event, and stores after a newer one: the newer stays.
-        let newer = cache.reply(for: status(summary: "2 applied"), events: 9, computed: start) { VarlinkReply(encoding: $0, with: encoder).encodedFinal() }
-        _ = cache.reply(for: status(summary: "1 applied"), events: 8, computed: start) { VarlinkReply(encoding: $0, with: encoder).encodedFinal() }
+        let newer = cache.reply(for: status(summary: "2 applied"), events: 9, computed: start, encode: encode)
+        _ = cache.reply(for: status(summary: "1 applied"), events: 8, computed: start, encode: encode)
         #expect(cache.fresh(events: 9, maxAge: .seconds(1), now: start) == newer)
         // Same events, computed earlier (an older taint, say): the later one stays, with its age.
-        _ = cache.reply(for: status(summary: "2 applied", taint: 1), events: 9, computed: start - .milliseconds(500)) {
-            VarlinkReply(encoding: $0, with: encoder).encodedFinal()
-        }
+        _ = cache.reply(for: status(summary: "2 applied", taint: 1), events: 9, computed: start - .milliseconds(500), encode: encode)
         #expect(cache.fresh(events: 9, maxAge: .seconds(1), now: start + .milliseconds(700)) == newer)
     }
 }

@@ -185,19 +185,27 @@ final class PatchEngineTests {
         await worker.value
     }
 
+    /// The wire adapter in front of `engine` (its metrics are not asked here).
+    private func controlService(over engine: PatchEngine) -> ControlService {
+        ControlService(
+            engine: engine, metrics: PatchMetrics(source: .init(status: { await engine.status() }, patches: { [] }), version: "test"))
+    }
+
+    /// The final reply to `call` made through `service` by an unprivileged peer, as a client gets it.
+    private func reply(to call: VarlinkCall, from service: ControlService) async throws -> VarlinkReply {
+        let sink = CollectingSink()
+        await service.handle(call, peer: PeerCredentials(pid: 1, uid: 1000, gid: 1000), replies: sink)
+        return try #require(await sink.replies.last)
+    }
+
     @Test("GetStatus is sent again without asking the engine only until the engine's next event")
     func statusReplyFollowsEvents() async throws {
         var manual = Policy()
         manual.apply = .manual
         let engine = try engine(policy: manual)
-        let service = ControlService(
-            engine: engine, metrics: PatchMetrics(source: .init(status: { await engine.status() }, patches: { [] }), version: "test"))
+        let service = controlService(over: engine)
         let getStatus = VarlinkCall(method: LivepatchInterface.Method.getStatus.qualifiedName)
-        let sink = CollectingSink()
-        func slowPath() async throws -> VarlinkReply {
-            await service.handle(getStatus, peer: PeerCredentials(pid: 1, uid: 1000, gid: 1000), replies: sink)
-            return try #require(await sink.replies.last)
-        }
+        func slowPath() async throws -> VarlinkReply { try await reply(to: getStatus, from: service) }
 
         #expect(service.immediateReply(to: getStatus) == nil, "nothing computed yet")
         let first = try await slowPath()
@@ -217,14 +225,9 @@ final class PatchEngineTests {
         let engine = try engine()
         let worker = Task { await engine.run {} }
         try await eventually("a applied") { (try? await engine.patch("a").state) == .applied }
-        let service = ControlService(
-            engine: engine, metrics: PatchMetrics(source: .init(status: { await engine.status() }, patches: { [] }), version: "test"))
+        let service = controlService(over: engine)
         let listPatches = VarlinkCall(method: LivepatchInterface.Method.listPatches.qualifiedName)
-        let sink = CollectingSink()
-        func list() async throws -> VarlinkReply {
-            await service.handle(listPatches, peer: PeerCredentials(pid: 1, uid: 1000, gid: 1000), replies: sink)
-            return try #require(await sink.replies.last)
-        }
+        func list() async throws -> VarlinkReply { try await reply(to: listPatches, from: service) }
 
         let first = try await list()
         let sent = service.listReplies.reply(for: await engine.list()) { _ in

@@ -42,7 +42,11 @@ for group in unit integration; do
     [ "$(cat "$work/status-$group")" = 0 ] || swift_ok=1
 done
 cat "$work/events-unit.jsonl" "$work/events-integration.jsonl" >"$work/events.jsonl"
-python3 scripts/lib/test-summary.py "$work/events.jsonl" || swift_ok=1
+python3 scripts/lib/test-summary.py "$work/events.jsonl" >"$work/summary.txt" || swift_ok=1
+cat "$work/summary.txt"
+[ "$(cat "$work/status-unit")" = 0 ] || echo "swift test (unit group) exited $(cat "$work/status-unit")" >>"$work/summary.txt"
+[ "$(cat "$work/status-integration")" = 0 ] ||
+    echo "swift test (integration group) exited $(cat "$work/status-integration")" >>"$work/summary.txt"
 # The fleet simulation's tables, with the closing lines (Tests/IntegrationTests/FleetSimulationTests.swift).
 sed -n '/^fleet simulation: /,/^  good patch at 100 %/p' "$work/console.log"
 
@@ -51,7 +55,10 @@ fuzz_time=${LIVEPATCHD_FUZZ_TIME:-20}
 if [ "$fuzz_time" = 0 ]; then
     echo "fuzz smoke: not run (LIVEPATCHD_FUZZ_TIME=0)"
 else
-    scripts/fuzz.sh --time "$fuzz_time" || fuzz_ok=1
+    { status=0
+      scripts/fuzz.sh --time "$fuzz_time" 2>&1 || status=$?
+      echo "$status" >"$work/status-fuzz"; } | tee "$work/fuzz.txt"
+    [ "$(cat "$work/status-fuzz")" = 0 ] || fuzz_ok=1
 fi
 
 vm_ok=0
@@ -64,4 +71,11 @@ else
     Tests/VM/run.sh || vm_ok=1
 fi
 
+# The real-kernel tier prints hundreds of lines after the swift tests and the fuzz run: a failure of
+# theirs is said again at the end, where a reader of the log's tail (or CI's excerpt) looks.
+if [ "$swift_ok" -ne 0 ] || [ "$fuzz_ok" -ne 0 ]; then
+    echo "test.sh: failed before the real-kernel tier, again from above:"
+    [ "$swift_ok" -eq 0 ] || sed 's/^/  /' "$work/summary.txt"
+    [ "$fuzz_ok" -eq 0 ] || sed 's/^/  /' "$work/fuzz.txt"
+fi
 [ "$swift_ok" -eq 0 ] && [ "$fuzz_ok" -eq 0 ] && [ "$vm_ok" -eq 0 ]

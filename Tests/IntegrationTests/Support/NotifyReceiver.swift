@@ -5,13 +5,12 @@ import Synchronization
 /// services. The daemon under test gets its path in NOTIFY_SOCKET.
 final class NotifyReceiver: Sendable {
     let path: String
-    private let fd: Int32
     private let messages = MessageLog()
     private let stopping = StopFlag()
 
     init(path: String) throws {
         self.path = path
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TimeoutError(description: "socket: errno \(errno)") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -22,7 +21,7 @@ final class NotifyReceiver: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard bound == 0 else { throw TimeoutError(description: "bind \(path): errno \(errno)") }
-        // A receive timeout lets the reader thread notice shutdown() without a busy loop.
+        // A receive timeout lets the reader thread notice the stop flag without a busy loop.
         var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let thread = Thread { [fd, messages, stopping] in
@@ -31,8 +30,8 @@ final class NotifyReceiver: Sendable {
             // another test's control-socket client, and this loop read that client's reply. The
             // client then timed out with the daemon idle (seen in CI: "ListPatches: read timed
             // out", the daemon's reply written, the connection held open past the client's close).
-            // And it ends only once told to: ended earlier (an empty datagram also reads as 0), it
-            // would close a number that deinit then shuts down, someone else's by then.
+            // Nor does deinit shut the socket down: the reader may see the stop flag, close the
+            // socket and a test open another under the same number before deinit's next step.
             defer { close(fd) }
             var buffer = [UInt8](repeating: 0, count: 8192)
             while !stopping.isSet {
@@ -43,11 +42,8 @@ final class NotifyReceiver: Sendable {
         thread.start()
     }
 
-    /// Ends the reader: its recv returns at once on the shut-down socket, and it closes the socket.
-    deinit {
-        stopping.set()
-        shutdown(fd, Int32(SHUT_RDWR))
-    }
+    /// Ends the reader at its next receive timeout; the reader closes the socket.
+    deinit { stopping.set() }
 
     /// Every datagram received so far, oldest first.
     var received: [String] { messages.all }

@@ -174,7 +174,7 @@ final class PatchEngineTests {
         try await eventually("the first read") { self.backend.calls.contains("read") }
         // The state directory becomes a file: every save fails (as on a full disk).
         try FileManager.default.removeItem(atPath: "\(root)/state")
-        FileManager.default.createFile(atPath: "\(root)/state", contents: Data())
+        try #require(FileManager.default.createFile(atPath: "\(root)/state", contents: Data()))
         let apply = Task { try await engine.apply("a") { _ in } }
         try await eventually("the refusal to load") { self.log.text.contains("a: not loaded") }
         #expect(!backend.calls.contains("load a"))

@@ -134,7 +134,7 @@ struct StateFileTests {
         try file.save(ledger)
         let saved = ledger
         // A file where the changes directory goes: the change cannot be written.
-        FileManager.default.createFile(atPath: "\(directory)/state.changes", contents: Data())
+        try #require(FileManager.default.createFile(atPath: "\(directory)/state.changes", contents: Data()))
         ledger.applyFully("a")
         #expect(throws: (any Error).self) { try file.save(ledger) }
         try FileManager.default.removeItem(atPath: "\(directory)/state.changes")

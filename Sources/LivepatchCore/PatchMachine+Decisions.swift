@@ -170,7 +170,7 @@ extension PatchMachine {
         return wait(name, until: deadline, what: what, &out, now: now)
     }
 
-    /// Samples the blocking tasks at least once a second, says once per `transition_timeout`
+    /// Samples the blocking tasks every `blockerSampleInterval`, says once per `transition_timeout`
     /// that a transition past its deadline is still running, and otherwise waits for it.
     private mutating func wait(
         _ name: String, until deadline: Date, what: String, _ out: inout Output, now: Date
@@ -185,7 +185,7 @@ extension PatchMachine {
                 out.note(.stillWaiting(name, what: what, seconds: Int(policy.transitionTimeout.seconds), blockers: blockers[name] ?? []))
             }
         }
-        var until = nextSample[name] ?? now + .seconds(Self.sampleInterval)
+        var until = nextSample[name] ?? now + .seconds(Self.blockerSampleInterval)
         if !stuck { until = min(until, deadline) }
         return .perform(.watch(name, until: until), holdsUpReady: !stuck)
     }

@@ -49,7 +49,7 @@ extension PatchMachine {
         case (.scan, _):
             needsScan = false
         case (.sampleBlockers(let name), .blockers(let tasks)):
-            nextSample[name] = now + .seconds(Self.sampleInterval)
+            nextSample[name] = now + .seconds(Self.blockerSampleInterval)
             guard ledger[name]?.state.isInTransition == true, blockers[name] != tasks else { return }
             blockers[name] = tasks
             if !tasks.isEmpty, let state = ledger[name]?.state { out.note(.blocked(name, state: state, tasks: tasks)) }

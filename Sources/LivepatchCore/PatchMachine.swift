@@ -220,6 +220,11 @@ public struct PatchMachine: Sendable {
     /// patches in a work item after the transition ends.
     static let unloadPatience: TimeInterval = 30
     static let sampleInterval: TimeInterval = 1
+    /// How often the tasks blocking a transition are read again. Slower than the kernel's own
+    /// retries (each second): a stalled transition is followed for up to `transition_timeout`,
+    /// and each look costs a walk of `/proc` (every 10 s) or a read of the last blockers; what it
+    /// finds is for `lpclient show` and the journal, where a few seconds late is still news.
+    static let blockerSampleInterval: TimeInterval = 5
 
     // MARK: - Handling events
 

@@ -210,9 +210,11 @@ public struct KernelBackend: PatchBackend {
     /// The livepatch attributes cannot be polled (the kernel never calls sysfs_notify on them),
     /// so they are re-read through descriptors kept open: one pread(2) per attribute and tick, no
     /// directory walk. A transition ends either at once (every task switched on the first try)
-    /// or at one of the kernel's retries, once a second (klp_transition_work_fn): the first
-    /// ticks are 5 ms apart, then they stretch to 50 ms, so a stalled transition costs about 25
-    /// reads a second instead of 200 while the end of a retry is still seen within 50 ms.
+    /// or at one of the kernel's retries, once a second (klp_transition_work_fn). The first
+    /// ticks are 5 ms apart and stretch to 50 ms, so the end of the first retry, where most
+    /// transitions end, is seen within 50 ms; past it they stretch to 250 ms. Under TCG in the
+    /// VM tier the ticks were most of the daemon's CPU while a stalled transition ran (about
+    /// 25 a second, each a timer, a task switch and two reads).
     public func waitForTransition(_ name: String, until deadline: ContinuousClock.Instant) async {
         let directory = "\(livepatchRoot)/\(name)"
         let attributes = ["enabled", "transition"].map { open("\(directory)/\($0)", O_RDONLY | O_CLOEXEC) }
@@ -220,11 +222,12 @@ public struct KernelBackend: PatchBackend {
         guard attributes.allSatisfy({ $0 >= 0 }) else { return }  // the directory is gone: done
         let initial = attributes.map(Self.readAttribute)
         let clock = ContinuousClock()
+        let pastFirstRetry = clock.now + .milliseconds(1500)
         var tick = Duration.milliseconds(5)
         while clock.now < deadline, !Task.isCancelled {
             try? await Task.sleep(until: min(deadline, clock.now + tick), clock: clock)
             if attributes.map(Self.readAttribute) != initial { return }
-            tick = min(tick * 3 / 2, .milliseconds(50))
+            tick = min(tick * 3 / 2, clock.now < pastFirstRetry ? .milliseconds(50) : .milliseconds(250))
         }
     }
 

@@ -38,14 +38,9 @@ for tool in nul-server varlink-load; do
     [ "$tools/$tool" -nt "scripts/bench/$tool.c" ] ||
         gcc -O2 -Wall -Wextra -Werror -o "$tools/$tool" "scripts/bench/$tool.c"
 done
-# The yardsticks link as the binaries do: the Swift runtime static, full RELRO.
 for yardstick in yardstick-json yardstick-stdlib; do
-    [ "$tools/$yardstick" -nt "scripts/bench/$yardstick.swift" ] || {
-        # The linker warns about mktemp in FoundationEssentials: shown only when the build fails.
-        swiftc -O -static-stdlib -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now \
-            -module-cache-path "$out/module-cache" -o "$tools/$yardstick" "scripts/bench/$yardstick.swift" \
-            >"$out/swiftc.log" 2>&1 || { cat "$out/swiftc.log" >&2; exit 1; }
-    }
+    [ "$tools/$yardstick" -nt "scripts/bench/$yardstick.swift" ] ||
+        scripts/bench/build-yardstick.sh "$yardstick" "$tools/$yardstick" "$out/module-cache"
 done
 
 python3 scripts/bench/bench.py --bin "$bin" --tools "$tools" --out "$out" "$@"

@@ -62,6 +62,17 @@ fi
 package=$work/package
 dpkg-deb -x "$deb" "$package"
 
+# What the guest times `lpclient status` against (issue 12): the least a static Swift program does to
+# print JSON, linked as lpclient is and stripped as dh_strip strips it.
+yardstick_key=$( { swiftc --version 2>&1; cat "$repo/scripts/bench/yardstick-json.swift"; } | sha256sum | cut -c1-16)
+yardstick=$cache/yardstick-json-$yardstick_key
+if [[ ! -x $yardstick ]]; then
+    step "building the status yardstick (scripts/bench/build-yardstick.sh)" "swiftc's error is above"
+    "$repo/scripts/bench/build-yardstick.sh" yardstick-json "$yardstick.tmp" "$work/module-cache"
+    strip "$yardstick.tmp" && mv "$yardstick.tmp" "$yardstick"
+    find "$cache" -maxdepth 1 -name 'yardstick-json-*' ! -name "yardstick-json-$yardstick_key" -delete
+fi
+
 # --- test modules, cached per kernel release and module sources.
 modules_key=$( { echo "$VM_KERNEL_RELEASE"; cd "$here/modules" && find Kbuild build.sh ./*.c unresolved -type f | LC_ALL=C sort | xargs cat; } |
     sha256sum | cut -c1-16)
@@ -176,7 +187,7 @@ overlay() {  # PHASE DIR
     mkdir -p "$root/etc/systemd/system/multi-user.target.wants" "$root/etc/livepatchd/keys" \
         "$root/opt/livepatchd-vm/modules" "$root/usr/lib/modules/$VM_KERNEL_RELEASE"
     cp "$keys/vm-tier.pub" "$root/etc/livepatchd/keys/"
-    if [[ $phase == 1 ]]; then cp "$deb" "$root/opt/livepatchd-vm/livepatchd.deb"; fi
+    if [[ $phase == 1 ]]; then cp "$deb" "$root/opt/livepatchd-vm/livepatchd.deb" && cp "$yardstick" "$root/opt/livepatchd-vm/yardstick-json"; fi
     cp "$here"/guest/{lib.sh,main.sh,boot1.sh,boot2.sh,boot3.sh,crash.sh} "$root/opt/livepatchd-vm/"
     cp "$modules"/* "$root/opt/livepatchd-vm/modules/"
     cp -r "$bundles" "$root/opt/livepatchd-vm/bundles"

@@ -108,7 +108,7 @@ extension PatchMachine {
         // The kernel refuses a load during any other transition (EBUSY), e.g. a foreign one.
         if let busy = view.patches.first(where: { $0.inTransition && $0.name != name }) {
             if waitsLogged.insert(busy.name).inserted { out.note(.waitingForTransition(name, other: busy.name)) }
-            return .perform(.watch(busy.name, until: now + .seconds(Self.sampleInterval)), holdsUpReady: false)
+            return .perform(.watch(busy.name, seen: busy, until: now + .seconds(Self.sampleInterval)), holdsUpReady: false)
         }
         waitsLogged = []
         // Its earlier module is still loaded (the patch was disabled by hand): it goes first.
@@ -142,7 +142,7 @@ extension PatchMachine {
         if record.state == .applying, record.rollbackReason != nil {
             // Resumes a rollback a restart interrupted between saving it and writing `enabled`.
             if patch.enabled { return .perform(.disable(name)) }
-            return wait(name, until: deadline, what: "rolling back", &out, now: now)
+            return wait(patch, until: deadline, what: "rolling back", &out, now: now)
         }
         if record.state == .applying, now >= deadline, !forced.contains(name) {
             let blocked = tasks.isEmpty ? "" : " (blocked by \(BlockingTask.describe(tasks)))"
@@ -167,14 +167,15 @@ extension PatchMachine {
             return .perform(.force(name))
         }
         let what = record.state == .reverting ? "revert" : "apply"
-        return wait(name, until: deadline, what: what, &out, now: now)
+        return wait(patch, until: deadline, what: what, &out, now: now)
     }
 
     /// Samples the blocking tasks every `blockerSampleInterval`, says once per `transition_timeout`
     /// that a transition past its deadline is still running, and otherwise waits for it.
     private mutating func wait(
-        _ name: String, until deadline: Date, what: String, _ out: inout Output, now: Date
+        _ patch: KernelPatch, until deadline: Date, what: String, _ out: inout Output, now: Date
     ) -> Decision {
+        let name = patch.name
         let stuck = now >= deadline
         if nextSample[name].map({ now >= $0 }) ?? true {
             return .perform(.sampleBlockers(name), holdsUpReady: !stuck)
@@ -187,7 +188,7 @@ extension PatchMachine {
         }
         var until = nextSample[name] ?? now + .seconds(Self.blockerSampleInterval)
         if !stuck { until = min(until, deadline) }
-        return .perform(.watch(name, until: until), holdsUpReady: !stuck)
+        return .perform(.watch(name, seen: patch, until: until), holdsUpReady: !stuck)
     }
 
     // MARK: - Modules nobody uses any more
@@ -197,7 +198,7 @@ extension PatchMachine {
     /// replace transition ends before the kernel's work that frees the patches it replaced has
     /// run: those are waited for, within a bound.
     private mutating func leftover(_ view: KernelView, _ out: inout Output, now: Date) -> Decision? {
-        var leaving: [String] = []
+        var leaving: [KernelPatch] = []
         var gaveUp: [String] = []
         for record in ledger.recordsByName {
             let name = record.name
@@ -209,7 +210,7 @@ extension PatchMachine {
             guard let patch = view.patch(name) else { return .perform(.unload(name)) }
             guard !patch.enabled && !patch.inTransition else { continue }
             if now < (retry?.until ?? .distantFuture) {
-                leaving.append(name)
+                leaving.append(patch)
             } else {
                 // Left until the next rescan, rather than waited for in a loop.
                 unloadRetry[name] = UnloadRetry(until: retry?.until ?? now, next: .distantFuture)
@@ -218,10 +219,10 @@ extension PatchMachine {
         }
         if !gaveUp.isEmpty { out.note(.stillLeaving(gaveUp)) }
         guard let first = leaving.first else { return nil }
-        for name in leaving where unloadRetry[name] == nil {
-            unloadRetry[name] = UnloadRetry(until: now + .seconds(Self.unloadPatience))
+        for patch in leaving where unloadRetry[patch.name] == nil {
+            unloadRetry[patch.name] = UnloadRetry(until: now + .seconds(Self.unloadPatience))
         }
-        return .perform(.watch(first, until: now + .milliseconds(20)), holdsUpReady: false)
+        return .perform(.watch(first.name, seen: first, until: now + .milliseconds(20)), holdsUpReady: false)
     }
 }
 

@@ -86,8 +86,11 @@ public struct PatchMachine: Sendable {
     public enum Step: Sendable, Equatable {
         /// Read `/sys/kernel/livepatch` and the loaded modules.
         case read
-        /// Wait until `name`'s transition may have moved, at the latest `until`, then read.
-        case watch(String, until: Date)
+        /// Wait until `name`'s `enabled` or `transition` differs from `seen`, the state this
+        /// decision was made on, or its directory is gone; at the latest `until`; then read.
+        /// Against what was seen, not what the wait finds when it starts: a transition that ended
+        /// in between (during a blocker sample, say) must end the wait at once, not at `until`.
+        case watch(String, seen: KernelPatch, until: Date)
         /// Read the patch directory.
         case scan
         /// Insert the module; the kernel enables the patch and starts its transition.

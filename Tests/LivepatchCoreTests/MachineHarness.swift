@@ -152,7 +152,7 @@ struct MachineHarness {
         switch step {
         case .read:
             return .kernel(view())
-        case .watch(_, let until):
+        case .watch(_, _, let until):
             endTransitions()
             if until > now { now = until }
             return .kernel(view())

@@ -195,10 +195,23 @@ final class KernelBackendTests {
         }
         // A deadline far beyond any scheduling delay a loaded 2-core machine shows, so "before
         // the deadline" can only mean "on the change".
-        let waited = await clock.measure { await backend.waitForTransition("lp_a", until: clock.now + .seconds(120)) }
+        let seen = try #require(try await backend.read().patches.first)
+        let waited = await clock.measure { await backend.waitForTransition("lp_a", from: seen, until: clock.now + .seconds(120)) }
         try await flip.value
         #expect(waited < .seconds(60), "waited \(waited)")
         #expect((try await backend.read()).patches.first?.inTransition == false)
+    }
+
+    @Test("a transition that ended after the last read and before the wait began ends the wait at once")
+    func waitComparesWithWhatWasSeen() async throws {
+        try livepatch("lp_a", enabled: true, transition: true, functions: [])
+        let seen = try #require(try await backend.read().patches.first)
+        // The kernel's retry ends the transition while the daemon is still busy elsewhere (a
+        // blocker sample): the wait must not take "0" for where to start from.
+        try "0\n".write(toFile: "\(sys)/kernel/livepatch/lp_a/transition", atomically: false, encoding: .utf8)
+        let clock = ContinuousClock()
+        let waited = await clock.measure { await backend.waitForTransition("lp_a", from: seen, until: clock.now + .seconds(120)) }
+        #expect(waited < .seconds(60), "waited \(waited)")
     }
 }
 

@@ -70,7 +70,7 @@ final class RecordingBackend: PatchBackend, Sendable {
 
     func blockingTasks(_ name: String) async -> [BlockingTask] { [] }
 
-    func waitForTransition(_ name: String, until deadline: ContinuousClock.Instant) async {
+    func waitForTransition(_ name: String, from seen: KernelPatch, until deadline: ContinuousClock.Instant) async {
         try? await Task.sleep(until: min(deadline, .now + .milliseconds(20)))
     }
 }

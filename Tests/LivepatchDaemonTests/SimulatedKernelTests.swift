@@ -44,8 +44,8 @@ final class SimulatedKernelTests {
     func waitForTransitionEnd(_ name: String) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
-        while try await patch(name)?.inTransition == true, clock.now < deadline {
-            await kernel.waitForTransition(name, until: deadline)
+        while let seen = try await patch(name), seen.inTransition, clock.now < deadline {
+            await kernel.waitForTransition(name, from: seen, until: deadline)
         }
     }
 
@@ -114,7 +114,8 @@ final class SimulatedKernelTests {
         try inject("transition-delay", "0.05")
         try inject("stall", "a\n")
         try await kernel.load(modulePath: try module("a"), name: "a")
-        await kernel.waitForTransition("a", until: ContinuousClock().now + .milliseconds(300))
+        let seen = try #require(try await patch("a"))
+        await kernel.waitForTransition("a", from: seen, until: ContinuousClock().now + .milliseconds(300))
         #expect(try await patch("a")?.inTransition == true)
         #expect(await kernel.blockingTasks("a").map(\.comm) == ["sim-stalled"])
         try await kernel.disable("a")

@@ -40,7 +40,7 @@ struct FailpointBackend: PatchBackend {
 
     func blockingTasks(_ name: String) async -> [BlockingTask] { await wrapped.blockingTasks(name) }
 
-    func waitForTransition(_ name: String, until deadline: ContinuousClock.Instant) async {
-        await wrapped.waitForTransition(name, until: deadline)
+    func waitForTransition(_ name: String, from seen: KernelPatch, until deadline: ContinuousClock.Instant) async {
+        await wrapped.waitForTransition(name, from: seen, until: deadline)
     }
 }

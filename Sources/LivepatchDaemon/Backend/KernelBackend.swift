@@ -215,18 +215,19 @@ public struct KernelBackend: PatchBackend {
     /// transitions end, is seen within 50 ms; past it they stretch to 250 ms. Under TCG in the
     /// VM tier the ticks were most of the daemon's CPU while a stalled transition ran (about
     /// 25 a second, each a timer, a task switch and two reads).
-    public func waitForTransition(_ name: String, until deadline: ContinuousClock.Instant) async {
+    public func waitForTransition(_ name: String, from seen: KernelPatch, until deadline: ContinuousClock.Instant) async {
         let directory = "\(livepatchRoot)/\(name)"
         let attributes = ["enabled", "transition"].map { open("\(directory)/\($0)", O_RDONLY | O_CLOEXEC) }
         defer { for fd in attributes where fd >= 0 { close(fd) } }
         guard attributes.allSatisfy({ $0 >= 0 }) else { return }  // the directory is gone: done
-        let initial = attributes.map(Self.readAttribute)
+        let expected: [String?] = [seen.enabled, seen.inTransition].map { $0 ? "1" : "0" }
+        // An attribute that cannot be read differs too: the read after the wait says what it is.
+        func moved() -> Bool { attributes.map { Self.readAttribute($0).map { String($0.trimmed) } } != expected }
         let clock = ContinuousClock()
         let pastFirstRetry = clock.now + .milliseconds(1500)
         var tick = Duration.milliseconds(5)
-        while clock.now < deadline, !Task.isCancelled {
+        while !moved(), clock.now < deadline, !Task.isCancelled {
             try? await Task.sleep(until: min(deadline, clock.now + tick), clock: clock)
-            if attributes.map(Self.readAttribute) != initial { return }
             tick = min(tick * 3 / 2, clock.now < pastFirstRetry ? .milliseconds(50) : .milliseconds(250))
         }
     }

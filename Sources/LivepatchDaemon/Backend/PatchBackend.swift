@@ -27,8 +27,9 @@ public protocol PatchBackend: Sendable {
     func unload(_ name: String) async throws(BackendError)
     /// Tasks not yet switched to the target state of `name`'s running transition.
     func blockingTasks(_ name: String) async -> [BlockingTask]
-    /// Returns when `name`'s transition may have ended, and at the latest at `deadline`.
-    func waitForTransition(_ name: String, until deadline: ContinuousClock.Instant) async
+    /// Returns once `name`'s `enabled` or `transition` differs from `seen` (what the caller last
+    /// read) or its directory is gone, and at the latest at `deadline`; it may return earlier.
+    func waitForTransition(_ name: String, from seen: KernelPatch, until deadline: ContinuousClock.Instant) async
 }
 
 public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible {

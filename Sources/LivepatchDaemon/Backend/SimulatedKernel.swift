@@ -156,7 +156,9 @@ public struct SimulatedKernel: PatchBackend {
         return stalled ? [BlockingTask(pid: 4242, comm: "sim-stalled")] : []
     }
 
-    public func waitForTransition(_ name: String, until deadline: ContinuousClock.Instant) async {
+    /// Sleeps until the simulated transition's end, never longer than 100 ms: `seen` is not
+    /// needed, as the wait is short enough to look again anyway.
+    public func waitForTransition(_ name: String, from seen: KernelPatch, until deadline: ContinuousClock.Instant) async {
         let end = (try? await locked { $0.modules[name]?.transitionEnd }) ?? nil
         let clock = ContinuousClock()
         // A stall can be lifted by a test at any time: look again at least every 100 ms then.

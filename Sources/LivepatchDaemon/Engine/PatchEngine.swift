@@ -136,8 +136,9 @@ public actor PatchEngine {
             switch step {
             case .read:
                 return try await readKernel()
-            case .watch(let name, let until):
-                await backend.waitForTransition(name, until: ContinuousClock.now + .seconds(max(0, until.timeIntervalSinceNow)))
+            case .watch(let name, let seen, let until):
+                let deadline = ContinuousClock.now + .seconds(max(0, until.timeIntervalSinceNow))
+                await backend.waitForTransition(name, from: seen, until: deadline)
                 return try await readKernel()
             case .scan:
                 guard let scan = await scan() else {

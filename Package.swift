@@ -89,6 +89,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .testTarget(name: "lpclientTests", dependencies: ["lpclient", "LivepatchAPI", "Varlink"]),
         // Start the real binaries in a temporary directory: the product as an operator meets it.
         .testTarget(name: "IntegrationTests", dependencies: ["LivepatchAPI", "Varlink", "LivepatchCore", "LivepatchDaemon"]),
     ]

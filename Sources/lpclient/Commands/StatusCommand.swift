@@ -19,9 +19,9 @@ struct StatusCommand: ParsableCommand {
     func run() throws { try Self.run(options) }
 
     static func run(_ options: some ClientOptions) throws {
-        let status: Status = try options.connect().call(.getStatus, NoParameters())
+        let (status, json) = try options.connect().status()
         if options.json {
-            try options.printJSON(status)
+            options.printJSON(text: json)
         } else {
             print(StatusText.render(status, style: options.style))
         }

@@ -38,6 +38,16 @@ struct VarlinkDaemonConnection: DaemonConnection {
         }
     }
 
+    func status() throws -> (status: Status, json: [UInt8]) {
+        let parameters: [String: JSONValue]
+        do {
+            parameters = try client.call(LivepatchInterface.Method.getStatus.qualifiedName).parameters
+        } catch {
+            throw ClientError(error, socket: client.socketPath)
+        }
+        return (try Status(reply: parameters), JSONValue.object(parameters).serialized())
+    }
+
     func stream<P: Encodable, R: Decodable>(
         _ method: LivepatchInterface.Method, _ parameters: P, _ each: (R) throws -> Void
     ) throws {

@@ -199,11 +199,15 @@ extension SimulatedKernel {
 /// times, so it is read again. A file changed in the last two seconds is always read: file times
 /// are coarser than a write (a jiffy), and an inode number can come back (as git's "racy clean").
 final class SimulatedModuleFiles: Sendable {
+    /// Plain integers, no arrays: read for every module file on every call (1000 of them in
+    /// `make bench`), where an array each was an allocation each.
     private struct Stamp: Equatable {
         var inode: UInt64
         var size: Int64
-        var modified: [Int]
-        var changed: [Int]
+        var modifiedSeconds: Int
+        var modifiedNanoseconds: Int
+        var changedSeconds: Int
+        var changedNanoseconds: Int
     }
 
     private let known = Mutex<[String: (stamp: Stamp, module: SimulatedModule)]>([:])
@@ -214,7 +218,9 @@ final class SimulatedModuleFiles: Sendable {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         let before = known.withLock { $0 }
         var now: [String: (stamp: Stamp, module: SimulatedModule)] = [:]
+        now.reserveCapacity(files.count)
         var modules: [SimulatedModule] = []
+        modules.reserveCapacity(files.count)
         let decoder = JSONDecoder()
         let settled = time(nil) - 2
         for file in files where file.hasSuffix(".json") {
@@ -224,9 +230,10 @@ final class SimulatedModuleFiles: Sendable {
                 lstat(path, &status) == 0
                 ? Stamp(
                     inode: UInt64(status.st_ino), size: Int64(status.st_size),
-                    modified: [status.st_mtim.tv_sec, status.st_mtim.tv_nsec], changed: [status.st_ctim.tv_sec, status.st_ctim.tv_nsec])
+                    modifiedSeconds: status.st_mtim.tv_sec, modifiedNanoseconds: status.st_mtim.tv_nsec,
+                    changedSeconds: status.st_ctim.tv_sec, changedNanoseconds: status.st_ctim.tv_nsec)
                 : nil
-            if let stamp, let entry = before[path], entry.stamp == stamp, max(stamp.modified[0], stamp.changed[0]) < settled {
+            if let stamp, let entry = before[path], entry.stamp == stamp, max(stamp.modifiedSeconds, stamp.changedSeconds) < settled {
                 now[path] = entry
                 modules.append(entry.module)
                 continue

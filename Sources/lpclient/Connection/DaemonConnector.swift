@@ -31,21 +31,21 @@ struct VarlinkDaemonConnection: DaemonConnection {
     }
 
     func callForJSON(_ method: LivepatchInterface.Method) throws -> [UInt8] {
-        do {
-            return JSONValue.object(try client.call(method.qualifiedName).parameters).serialized()
-        } catch {
-            throw ClientError(error, socket: client.socketPath)
-        }
+        JSONValue.object(try parameters(of: method)).serialized()
     }
 
     func status() throws -> (status: Status, json: [UInt8]) {
-        let parameters: [String: JSONValue]
+        let parameters = try parameters(of: .getStatus)
+        return (try Status(reply: parameters), JSONValue.object(parameters).serialized())
+    }
+
+    /// The reply's parameters as parsed, `method` called with none.
+    private func parameters(of method: LivepatchInterface.Method) throws(ClientError) -> [String: JSONValue] {
         do {
-            parameters = try client.call(LivepatchInterface.Method.getStatus.qualifiedName).parameters
+            return try client.call(method.qualifiedName).parameters
         } catch {
             throw ClientError(error, socket: client.socketPath)
         }
-        return (try Status(reply: parameters), JSONValue.object(parameters).serialized())
     }
 
     func stream<P: Encodable, R: Decodable>(

@@ -6,7 +6,7 @@ import LivepatchAPI
 /// The core never reads a manifest itself: the daemon's verifier describes what it found
 /// in a ``PatchDescriptor`` and the ledger keeps that, plus the state and intent.
 public struct PatchRecord: Codable, Sendable, Equatable {
-    public var descriptor: PatchDescriptor
+    @Shared public var descriptor: PatchDescriptor
     public var state: PatchState
     public var reason: PatchReason?
     /// When the patch entered `state`.

@@ -189,6 +189,32 @@ final class SimulatedKernelTests {
         #expect((try await kernel.read()).loadedModules.isEmpty)
     }
 
+    /// The kernel keeps what it decoded while a file's stamp stays the same; an edit in place of
+    /// the same size can keep every part of the stamp when it falls in the clock tick of the last
+    /// write (file times tick once a jiffy), which the kernel must not take for "unchanged".
+    @Test("a module file edited by hand in place, same size, is read again: right after a read and later")
+    func editedInPlace() async throws {
+        try await kernel.load(modulePath: try module("a"), name: "a")
+        let file = "\(root)/modules/a.json"
+        func edit(_ from: String, _ to: String) throws {
+            let text = try String(contentsOfFile: file, encoding: .utf8)
+            #expect(from.utf8.count == to.utf8.count)
+            let edited = try #require(text.range(of: from).map { text.replacingCharacters(in: $0, with: to) })
+            let handle = try #require(FileHandle(forWritingAtPath: file))  // no truncation, no new inode
+            try handle.write(contentsOf: Data(edited.utf8))
+            try handle.close()
+        }
+        #expect(try await patch("a")?.functions == ["vmlinux:f"])
+        try edit("\"vmlinux:f\"", "\"vmlinux:g\"")
+        #expect(try await patch("a")?.functions == ["vmlinux:g"])
+        // Past the window in which a stamp is not trusted: the edit changes the file's times.
+        #expect(try await patch("a")?.functions == ["vmlinux:g"])
+        try await Task.sleep(for: .milliseconds(250))
+        #expect(try await patch("a")?.functions == ["vmlinux:g"])
+        try edit("\"vmlinux:g\"", "\"vmlinux:h\"")
+        #expect(try await patch("a")?.functions == ["vmlinux:h"])
+    }
+
     @Test("the state outlives the process that made it: a second instance sees what is loaded")
     func persistent() async throws {
         try await kernel.load(modulePath: try module("a"), name: "a")

@@ -5,14 +5,25 @@ import Glibc
 /// Writes that are all-or-nothing across crashes: temporary file in the same directory,
 /// fsync, rename over the target, fsync the directory (DESIGN.md "States").
 public enum AtomicFile {
+    /// What a write must survive: readers see the old file or the new one either way.
+    public enum Durability: Sendable {
+        /// The machine going down: the file and its directory are fsynced (the daemon's state).
+        case machineCrash
+        /// The process being killed: the rename alone, the bytes left to the page cache. For
+        /// state that stands for memory, like the simulated kernel's, which a real machine's
+        /// crash would lose anyway (it spared that kernel two fsyncs per file written).
+        case processCrash
+    }
+
     /// - Parameter failpoints: crash injection around the rename (see ``Failpoint``).
     public static func write(
-        _ bytes: some Collection<UInt8>, to path: String, mode: mode_t = 0o644, failpoints: CommitFailpoints = .none
+        _ bytes: some Collection<UInt8>, to path: String, mode: mode_t = 0o644, durability: Durability = .machineCrash,
+        failpoints: CommitFailpoints = .none
     ) throws(SystemError) {
         let temporary = try TemporaryFile(inDirectory: Path.directory(of: path), mode: mode)
         do throws(SystemError) {
             try temporary.write(Array(bytes))
-            try temporary.commit(to: path, failpoints: failpoints)
+            try temporary.commit(to: path, durability: durability, failpoints: failpoints)
         } catch {
             temporary.discard()
             throw error
@@ -72,16 +83,19 @@ public final class TemporaryFile {
         }
     }
 
-    /// fsyncs, renames over `target` and fsyncs the target's directory.
-    public func commit(to target: String, failpoints: CommitFailpoints = .none) throws(SystemError) {
-        try retryingOnInterrupt("fsync", path) { fsync(descriptor) }
+    /// fsyncs, renames over `target` and fsyncs the target's directory (the rename alone for
+    /// ``AtomicFile/Durability/processCrash``).
+    public func commit(
+        to target: String, durability: AtomicFile.Durability = .machineCrash, failpoints: CommitFailpoints = .none
+    ) throws(SystemError) {
+        if durability == .machineCrash { try retryingOnInterrupt("fsync", path) { fsync(descriptor) } }
         close(descriptor)
         descriptor = -1
         failpoints.beforeRename?.hit()
         try retryingOnInterrupt("rename", target) { rename(path, target) }
         finished = true
         failpoints.afterRename?.hit()
-        try AtomicFile.syncDirectory(Path.directory(of: target))
+        if durability == .machineCrash { try AtomicFile.syncDirectory(Path.directory(of: target)) }
     }
 
     /// Removes what writers killed before commit or discard left in `directory`: regular files

@@ -212,9 +212,12 @@ public struct KernelBackend: PatchBackend {
     /// directory walk. A transition ends either at once (every task switched on the first try)
     /// or at one of the kernel's retries, once a second (klp_transition_work_fn). The first
     /// ticks are 5 ms apart and stretch to 50 ms, so the end of the first retry, where most
-    /// transitions end, is seen within 50 ms; past it they stretch to 250 ms. Under TCG in the
-    /// VM tier the ticks were most of the daemon's CPU while a stalled transition ran (about
-    /// 25 a second, each a timer, a task switch and two reads).
+    /// transitions end, is seen within 50 ms; past it they stretch to 250 ms. That retry comes
+    /// 0.75 to 1.75 s after the first try (`round_jiffies_relative(HZ)` rounds to the nearest
+    /// whole second): the fast ticks last 2 s, as with 1.5 s a transition that ended late in that
+    /// window could be seen up to 250 ms late. Under TCG the ticks were most of the
+    /// daemon's CPU while a stalled transition ran (about 25 a second, each a timer, a task
+    /// switch and two reads).
     public func waitForTransition(_ name: String, from seen: KernelPatch, until deadline: ContinuousClock.Instant) async {
         let directory = "\(livepatchRoot)/\(name)"
         let attributes = ["enabled", "transition"].map { open("\(directory)/\($0)", O_RDONLY | O_CLOEXEC) }
@@ -224,7 +227,7 @@ public struct KernelBackend: PatchBackend {
         // An attribute that cannot be read differs too: the read after the wait says what it is.
         func moved() -> Bool { attributes.map { Self.readAttribute($0).map { String($0.trimmed) } } != expected }
         let clock = ContinuousClock()
-        let pastFirstRetry = clock.now + .milliseconds(1500)
+        let pastFirstRetry = clock.now + .milliseconds(2000)
         var tick = Duration.milliseconds(5)
         while !moved(), clock.now < deadline, !Task.isCancelled {
             try? await Task.sleep(until: min(deadline, clock.now + tick), clock: clock)

@@ -72,6 +72,10 @@ if [[ ! -x $yardstick ]]; then
     strip "$yardstick.tmp" && mv "$yardstick.tmp" "$yardstick"
     find "$cache" -maxdepth 1 -name 'yardstick-json-*' ! -name "yardstick-json-$yardstick_key" -delete
 fi
+# And make bench's C Varlink client, which times the daemon's GetStatus answer alone in the guest
+# (the guest is Debian 12 too: the host's gcc links against the same glibc).
+gcc -O2 -Wall -Wextra -Werror -o "$work/varlink-load" "$repo/scripts/bench/varlink-load.c" ||
+    { log "building scripts/bench/varlink-load.c failed (gcc's error is above)"; exit 1; }
 
 # --- test modules, cached per kernel release and module sources.
 modules_key=$( { echo "$VM_KERNEL_RELEASE"; cd "$here/modules" && find Kbuild build.sh ./*.c unresolved -type f | LC_ALL=C sort | xargs cat; } |
@@ -187,7 +191,8 @@ overlay() {  # PHASE DIR
     mkdir -p "$root/etc/systemd/system/multi-user.target.wants" "$root/etc/livepatchd/keys" \
         "$root/opt/livepatchd-vm/modules" "$root/usr/lib/modules/$VM_KERNEL_RELEASE"
     cp "$keys/vm-tier.pub" "$root/etc/livepatchd/keys/"
-    if [[ $phase == 1 ]]; then cp "$deb" "$root/opt/livepatchd-vm/livepatchd.deb" && cp "$yardstick" "$root/opt/livepatchd-vm/yardstick-json"; fi
+    if [[ $phase == 1 ]]; then cp "$deb" "$root/opt/livepatchd-vm/livepatchd.deb" && cp "$yardstick" "$root/opt/livepatchd-vm/yardstick-json" &&
+        cp "$work/varlink-load" "$root/opt/livepatchd-vm/varlink-load"; fi
     cp "$here"/guest/{lib.sh,main.sh,boot1.sh,boot2.sh,boot3.sh,crash.sh} "$root/opt/livepatchd-vm/"
     cp "$modules"/* "$root/opt/livepatchd-vm/modules/"
     cp -r "$bundles" "$root/opt/livepatchd-vm/bundles"

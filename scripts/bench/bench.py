@@ -228,6 +228,21 @@ def row(key, what, value, yardstick, ratio, goal, met, limit=None, better="lower
             "met": met, "limit": limit, "better": better}
 
 
+def status_limit(client, swift, split):
+    """Where `lpclient status` spends its time in the guest above the minimal Swift program."""
+    if not swift:
+        return ("a static Swift binary's start under TCG (FACTS.md: 80-100 ms for a minimal one), then "
+                "connect and GetStatus")
+    text = f"a static Swift binary's start under TCG ({swift} ms for the minimal one in this boot), then {client - swift} ms more"
+    if not split:
+        return text + ": lpclient's own start and GetStatus"
+    unreachable = int(split.group(1).split("/")[1])
+    answer = float(split.group(2))
+    return (text + f": lpclient with no daemon to reach took {unreachable} ms ({unreachable - swift} ms above the minimal "
+            f"program: its start, argument parsing, a refused connect, an error line), and the daemon answered "
+            f"GetStatus in {answer:.1f} ms (p50, a C client over an open connection); the remaining "
+            f"{client - unreachable - answer:.0f} ms are the connect, decoding and printing the reply, code that TCG "
+            f"translates on each run")
 def vm_rows(report):
     """The VM rows, from the real-kernel tier's report or output (Tests/VM/run.sh) when given."""
     text = open(report).read() if report and os.path.exists(report) else ""
@@ -238,6 +253,8 @@ def vm_rows(report):
                        r"(?:; static Swift JSON program (\d+/\d+/\d+) ms)?", text)
     apply = re.search(r"apply latency min/median/max over (\d+) rounds: bare insmod until transition 0 "
                       r"(\d+/\d+/\d+) ms; lpclient apply until it returns \(applied\) (\d+/\d+/\d+) ms", text)
+    split = re.search(r"lpclient status split: with no daemon to reach min/median/max (\d+/\d+/\d+) ms; GetStatus "
+                      r"answered over an open connection p50/p99 ([\d.]+)/([\d.]+) ms", text)
     inside = re.search(r"daemon applying→applied in those rounds \(journal\) min/median/max: (\d+/\d+/\d+) ms", text)
     cpu = re.search(r"daemon CPU time from the drop of lp_stall [^:]*: (\d+) ms", text)
     quiet = re.search(r"daemon CPU following the stalled transition with no client asking: (\d+) ms in (\d+) ms", text)
@@ -254,11 +271,7 @@ def vm_rows(report):
             f"systemctl is-active {active} ms, /bin/true {true} ms"
         rows.append(row("vm_status", "lpclient status in the Debian 6.1 VM (TCG, median of 7)", f"{client} ms",
                         yardstick, ratio, "<= 1.2x a minimal static Swift program", ratio <= 1.2,
-                        limit=None if ratio <= 1.2 else
-                        f"a static Swift binary's start under TCG ({swift} ms for the minimal one in this boot), "
-                        f"then lpclient's own start and GetStatus: {client - swift} ms more" if swift else
-                        "a static Swift binary's start under TCG (FACTS.md: 80-100 ms for a minimal one), then "
-                        "connect and GetStatus"))
+                        limit=None if ratio <= 1.2 else status_limit(client, swift, split)))
     else:
         rows.append(row("vm_status", "lpclient status in the Debian 6.1 VM (TCG, median of 7)", tier,
                         "systemctl is-active, /bin/true, same boot", None, "<= 1.2x", None))
@@ -291,7 +304,7 @@ def vm_rows(report):
         total = f"; {cpu.group(1)} ms from the drop to failed, with lpclient polling" if cpu else ""
         rows.append(row("vm_stall_cpu", "daemon CPU following a stalled transition in the VM (no client asking)",
                         f"{ms} ms in {wall} ms{total}", f"{wall} ms of one CPU", ms / wall, "<= 5 %", ms / wall <= 0.05,
-                        limit=None if ms / wall <= 0.05 else "the sysfs ticks (50 ms apart for 1.5 s, then 250 ms) "
+                        limit=None if ms / wall <= 0.05 else "the sysfs ticks (50 ms apart for 2 s, then 250 ms) "
                         "and the blocking-task samples (every 5 s, a /proc walk every 10 s): on the host over a fake "
                         "sysfs, 8 s of following cost 25 ms of ticks, 18 ms of samples and 3 ms of kernel reads at the "
                         "old pace (1 s samples, 50 ms ticks); TCG multiplies each by 10-20"))

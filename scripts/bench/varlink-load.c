@@ -4,11 +4,12 @@
  * again, for SECONDS after half a second of warm-up. One thread with epoll, so on a 2-core
  * machine the client takes one core and leaves the other to the server, whichever it is.
  *
- *   varlink-load SOCKET_PATH CONNECTIONS SECONDS MESSAGE
+ *   varlink-load [--reconnect] SOCKET_PATH CONNECTIONS SECONDS MESSAGE
  *
  * MESSAGE is sent followed by a NUL. Prints one JSON object: requests, seconds, rps, p50_ms,
  * p99_ms, max_ms, and whether the first reply was a Varlink error (a caller must not time
- * errors).
+ * errors). With --reconnect (one connection only), every call goes over a new connection, as a
+ * command-line client's does: connect, send, read the reply, close, each timed whole.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -51,9 +52,75 @@ static void send_all(int fd, const char *bytes, size_t length) {
     }
 }
 
+/* Whether the start of a reply names a Varlink error. */
+static int is_error(const char *reply, ssize_t received) {
+    static char first[4096];
+    size_t length = (size_t)received < sizeof first - 1 ? (size_t)received : sizeof first - 1;
+    memcpy(first, reply, length);
+    first[length] = '\0';
+    return strstr(first, "\"error\"") != NULL;
+}
+
+static void report(double *latencies, size_t count, double seconds, int first_is_error) {
+    qsort(latencies, count, sizeof *latencies, compare);
+    printf("{\"requests\": %zu, \"seconds\": %.3f, \"rps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
+           "\"max_ms\": %.3f, \"first_reply_is_error\": %s}\n",
+           count, seconds, (double)count / seconds, latencies[count / 2] * 1e3,
+           latencies[(size_t)((double)count * 0.99)] * 1e3, latencies[count - 1] * 1e3,
+           first_is_error == 1 ? "true" : "false");
+}
+
+/* One call per connection, one connection at a time, blocking. */
+static int reconnecting(const struct sockaddr_un *address, double seconds, const char *message, size_t message_len) {
+    size_t capacity = 1 << 16, count = 0;
+    double *latencies = malloc(capacity * sizeof *latencies);
+    if (!latencies) die("malloc");
+    int first_is_error = -1;
+    static char buffer[65536];
+    double measure_from = now() + 0.5, end = measure_from + seconds;
+    while (now() < end) {
+        double started = now();
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) die("socket");
+        if (connect(fd, (const struct sockaddr *)address, sizeof *address) < 0) die("connect");
+        send_all(fd, message, message_len);
+        for (;;) {
+            ssize_t received = read(fd, buffer, sizeof buffer);
+            if (received < 0 && errno == EINTR) continue;
+            if (received < 0) die("read");
+            if (received == 0) {
+                fprintf(stderr, "varlink-load: the server closed the connection before its reply ended\n");
+                return 1;
+            }
+            if (first_is_error < 0) first_is_error = is_error(buffer, received);
+            if (memchr(buffer, '\0', (size_t)received) != NULL) break;
+        }
+        close(fd);
+        double t = now();
+        if (t < measure_from) continue;
+        if (count == capacity) {
+            capacity *= 2;
+            latencies = realloc(latencies, capacity * sizeof *latencies);
+            if (!latencies) die("realloc");
+        }
+        latencies[count++] = t - started;
+    }
+    if (count == 0) {
+        fprintf(stderr, "varlink-load: no reply within %.1f s\n", seconds);
+        return 1;
+    }
+    report(latencies, count, seconds, first_is_error);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    int reconnect = argc > 1 && strcmp(argv[1], "--reconnect") == 0;
+    if (reconnect) {
+        argc--;
+        argv++;
+    }
     if (argc != 5) {
-        fprintf(stderr, "usage: %s SOCKET_PATH CONNECTIONS SECONDS MESSAGE\n", argv[0]);
+        fprintf(stderr, "usage: %s [--reconnect] SOCKET_PATH CONNECTIONS SECONDS MESSAGE\n", argv[0]);
         return 64;
     }
     int connections = atoi(argv[2]);
@@ -70,6 +137,13 @@ int main(int argc, char **argv) {
         return 64;
     }
     strcpy(address.sun_path, argv[1]);
+    if (reconnect) {
+        if (connections != 1) {
+            fprintf(stderr, "--reconnect makes one connection at a time: CONNECTIONS must be 1\n");
+            return 64;
+        }
+        return reconnecting(&address, seconds, message, message_len);
+    }
 
     int poller = epoll_create1(EPOLL_CLOEXEC);
     if (poller < 0) die("epoll_create1");
@@ -115,13 +189,7 @@ int main(int argc, char **argv) {
                 if (errno == EAGAIN || errno == EINTR) continue;
                 die("read");
             }
-            if (first_is_error < 0) {
-                static char first[4096];
-                size_t length = (size_t)received < sizeof first - 1 ? (size_t)received : sizeof first - 1;
-                memcpy(first, buffer, length);
-                first[length] = '\0';
-                first_is_error = strstr(first, "\"error\"") != NULL;
-            }
+            if (first_is_error < 0) first_is_error = is_error(buffer, received);
             /* A closed-loop client has one call in flight: the reply is complete at its NUL,
              * which is the last byte read once the whole reply has arrived. */
             if (buffer[received - 1] != '\0' && memchr(buffer, '\0', (size_t)received) == NULL) continue;
@@ -142,11 +210,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "varlink-load: no reply within %.1f s\n", seconds);
         return 1;
     }
-    qsort(latencies, count, sizeof *latencies, compare);
-    printf("{\"requests\": %zu, \"seconds\": %.3f, \"rps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
-           "\"max_ms\": %.3f, \"first_reply_is_error\": %s}\n",
-           count, seconds, (double)count / seconds, latencies[count / 2] * 1e3,
-           latencies[(size_t)((double)count * 0.99)] * 1e3, latencies[count - 1] * 1e3,
-           first_is_error == 1 ? "true" : "false");
+    report(latencies, count, seconds, first_is_error);
     return 0;
 }

@@ -447,15 +447,18 @@ status_latency() {
     emit "TIMING lpclient status min/median/max over 7 rounds: $(spread "${client[@]}") ms; /bin/true $(spread "${true_[@]}") ms; systemctl is-active $(spread "${active[@]}") ms; static Swift JSON program $(spread "${swift[@]}") ms"
     # Where lpclient's time above the Swift program goes: the same command with no daemon to reach
     # (its start, its arguments, a refused connect and an error line), and the daemon's answer to
-    # GetStatus alone, over one open connection from a C client (make bench's load generator).
-    local unreachable=() answer
+    # GetStatus from a C client (make bench's load generator), over one open connection and over a
+    # new connection each, as lpclient makes one.
+    local unreachable=() call='{"method":"io.livepatchd.GetStatus","parameters":{}}' open_ new
     for round in 1 2 3 4 5 6 7; do
         started=$(now_ms); lp status --socket /run/livepatchd-vm-no-daemon >/dev/null 2>&1 || true
         unreachable+=($(( $(now_ms) - started )))
     done
-    answer=$("$VM_DIR/varlink-load" /run/livepatchd/io.livepatchd 1 2 '{"method":"io.livepatchd.GetStatus","parameters":{}}' |
-        jq -r '"\(.p50_ms)/\(.p99_ms) ms over \(.requests) requests"') || answer="not measured (varlink-load failed)"
-    emit "TIMING lpclient status split: with no daemon to reach min/median/max $(spread "${unreachable[@]}") ms; GetStatus answered over an open connection p50/p99 $answer"
+    open_=$("$VM_DIR/varlink-load" /run/livepatchd/io.livepatchd 1 2 "$call" |
+        jq -r '"\(.p50_ms)/\(.p99_ms) ms over \(.requests) requests"') || open_="not measured (varlink-load failed)"
+    new=$("$VM_DIR/varlink-load" --reconnect /run/livepatchd/io.livepatchd 1 2 "$call" |
+        jq -r '"\(.p50_ms)/\(.p99_ms) ms over \(.requests) requests"') || new="not measured (varlink-load failed)"
+    emit "TIMING lpclient status split: with no daemon to reach min/median/max $(spread "${unreachable[@]}") ms; GetStatus answered over an open connection p50/p99 $open_; over a new connection each (connect, call, close) p50/p99 $new"
 }
 
 list_states() { lp list --json | jq -r '.patches | map("\(.name)=\(.state)") | sort | join(" ")'; }

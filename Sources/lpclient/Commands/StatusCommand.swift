@@ -19,12 +19,12 @@ struct StatusCommand: ParsableCommand {
     func run() throws { try Self.run(options) }
 
     static func run(_ options: some ClientOptions) throws {
-        let (status, json) = try options.connect().status()
+        let reply = try options.connect().status()
         if options.json {
-            options.printJSON(text: json)
+            options.printJSON(text: reply.json)
         } else {
-            print(StatusText.render(status, style: options.style))
+            print(StatusText.render(reply.status, style: options.style))
         }
-        try finish(ExitStatus.of(status))
+        try finish(ExitStatus.of(reply.status))
     }
 }

@@ -11,9 +11,8 @@ protocol DaemonConnection {
     /// on (1000 patches) should not pay for decoding and encoding it again.
     func callForJSON(_ method: LivepatchInterface.Method) throws -> [UInt8]
 
-    /// GetStatus: the reply read without Codable (see ``Status/init(reply:)``), and its
-    /// parameters as JSON text, keys sorted, for `--json`.
-    func status() throws -> (status: Status, json: [UInt8])
+    /// GetStatus: the reply read without Codable (see ``Status/init(reply:)``).
+    func status() throws -> StatusReply
 
     /// Calls `method` with `more` and hands each reply to `each`, the last one included, until
     /// the daemon says it is the last (`continues` false) or the connection ends.

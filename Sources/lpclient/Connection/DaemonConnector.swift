@@ -15,16 +15,16 @@ enum DaemonConnector {
     }
 }
 
-/// ``DaemonConnection`` over the Varlink client, with the `io.livepatchd` encoder and decoder.
+/// ``DaemonConnection`` over the Varlink client, with the `io.livepatchd` encoder and decoder
+/// made for the calls that use them (`status` needs neither).
 struct VarlinkDaemonConnection: DaemonConnection {
     let client: VarlinkClient
-    private let encoder = LivepatchInterface.makeEncoder()
-    private let decoder = LivepatchInterface.makeDecoder()
 
     func call<P: Encodable, R: Decodable>(_ method: LivepatchInterface.Method, _ parameters: P) throws -> R {
         do {
             return try client.call(
-                method.qualifiedName, parameters: parameters, returning: R.self, encoder: encoder, decoder: decoder)
+                method.qualifiedName, parameters: parameters, returning: R.self, encoder: LivepatchInterface.makeEncoder(),
+                decoder: LivepatchInterface.makeDecoder())
         } catch {
             throw ClientError(error, socket: client.socketPath)
         }
@@ -34,9 +34,9 @@ struct VarlinkDaemonConnection: DaemonConnection {
         JSONValue.object(try parameters(of: method)).serialized()
     }
 
-    func status() throws -> (status: Status, json: [UInt8]) {
+    func status() throws -> StatusReply {
         let parameters = try parameters(of: .getStatus)
-        return (try Status(reply: parameters), JSONValue.object(parameters).serialized())
+        return StatusReply(status: try Status(reply: parameters), parameters: parameters)
     }
 
     /// The reply's parameters as parsed, `method` called with none.
@@ -53,7 +53,8 @@ struct VarlinkDaemonConnection: DaemonConnection {
     ) throws {
         do {
             try client.callMore(
-                method.qualifiedName, parameters: parameters, returning: R.self, encoder: encoder, decoder: decoder
+                method.qualifiedName, parameters: parameters, returning: R.self, encoder: LivepatchInterface.makeEncoder(),
+                decoder: LivepatchInterface.makeDecoder()
             ) { reply, _ in try each(reply) }
         } catch let error as VarlinkClientError {
             throw ClientError(error, socket: client.socketPath)

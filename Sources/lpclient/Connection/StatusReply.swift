@@ -1,6 +1,15 @@
 import LivepatchAPI
 import Varlink
 
+/// GetStatus's reply: read as a ``Status`` and kept as received, for `--json`.
+struct StatusReply {
+    var status: Status
+    var parameters: [String: JSONValue]
+
+    /// The parameters as JSON text, keys sorted; written only when asked for.
+    var json: [UInt8] { JSONValue.object(parameters).serialized() }
+}
+
 /// GetStatus's reply read from its JSON members directly, not through `JSONDecoder`: monitoring
 /// runs `lpclient status` every minute on every host, and the first Codable decode in a process
 /// instantiates generic metadata and scans the binary's protocol conformances. Callgrind on

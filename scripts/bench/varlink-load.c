@@ -9,7 +9,8 @@
  * MESSAGE is sent followed by a NUL. Prints one JSON object: requests, seconds, rps, p50_ms,
  * p99_ms, max_ms, and whether the first reply was a Varlink error (a caller must not time
  * errors). With --reconnect (one connection only), every call goes over a new connection, as a
- * command-line client's does: connect, send, read the reply, close, each timed whole.
+ * command-line client's does: connect, send, read the reply, close, each timed whole; with
+ * SECONDS 0 too, one such call and no warm-up: what a client that comes once in a while meets.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -65,7 +66,7 @@ static void report(double *latencies, size_t count, double seconds, int first_is
     qsort(latencies, count, sizeof *latencies, compare);
     printf("{\"requests\": %zu, \"seconds\": %.3f, \"rps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
            "\"max_ms\": %.3f, \"first_reply_is_error\": %s}\n",
-           count, seconds, (double)count / seconds, latencies[count / 2] * 1e3,
+           count, seconds, seconds > 0 ? (double)count / seconds : 0.0, latencies[count / 2] * 1e3,
            latencies[(size_t)((double)count * 0.99)] * 1e3, latencies[count - 1] * 1e3,
            first_is_error == 1 ? "true" : "false");
 }
@@ -77,8 +78,9 @@ static int reconnecting(const struct sockaddr_un *address, double seconds, const
     if (!latencies) die("malloc");
     int first_is_error = -1;
     static char buffer[65536];
-    double measure_from = now() + 0.5, end = measure_from + seconds;
-    while (now() < end) {
+    int once = seconds == 0;
+    double measure_from = once ? now() : now() + 0.5, end = measure_from + seconds;
+    while (once ? count == 0 : now() < end) {
         double started = now();
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) die("socket");
@@ -127,8 +129,8 @@ int main(int argc, char **argv) {
     double seconds = atof(argv[3]);
     const char *message = argv[4];
     size_t message_len = strlen(message) + 1; /* with its NUL */
-    if (connections < 1 || seconds <= 0) {
-        fprintf(stderr, "CONNECTIONS and SECONDS must be positive\n");
+    if (connections < 1 || seconds < 0 || (seconds == 0 && !reconnect)) {
+        fprintf(stderr, "CONNECTIONS must be positive, and SECONDS too (0 is one call, with --reconnect)\n");
         return 64;
     }
     struct sockaddr_un address = {.sun_family = AF_UNIX};

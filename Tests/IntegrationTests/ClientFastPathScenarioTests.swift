@@ -31,6 +31,25 @@ struct ClientFastPathScenarioTests {
         #expect(parsedJSON.stdout.contains("\"daemon_version\""))
     }
 
+    /// What monitoring meets on a host with a problem: exit 1, the status on stdout, nothing on
+    /// stderr, whichever way the command is written.
+    @Test("a degraded daemon: exit 1 and the same output on either path, nothing on stderr")
+    func degraded() async throws {
+        let sandbox = try Sandbox()
+        let daemon = try await sandbox.startDaemon()
+        defer { withExtendedLifetime(daemon) {} }
+        try Data("{\"name\": 5}".utf8).write(to: URL(fileURLWithPath: "\(sandbox.incoming)/broken.json"))
+        try await sandbox.waitFor("broken", .rejected)
+        let socket = sandbox.socket
+        let parsed = try lpclient(["status", "--socket=\(socket)"])
+        #expect(parsed.status == 1 && parsed.stdout.contains("degraded") && parsed.stderr.isEmpty, "\(parsed)")
+        for fast in [["status", "--socket", socket], ["--socket", socket], ["status", "--json", "--socket", socket]] {
+            let result = try lpclient(fast)
+            #expect(result.status == 1 && result.stderr.isEmpty, "\(fast): \(result)")
+            if !fast.contains("--json") { #expect(result.stdout == parsed.stdout, "\(fast): \(result)") }
+        }
+    }
+
     @Test("an unreachable daemon exits 3 with the hint, a usage mistake 64, on either path")
     func failures() throws {
         for arguments in [["status", "--socket", "/nonexistent/io.livepatchd"], ["status", "--socket=/nonexistent/io.livepatchd"]] {

@@ -228,6 +228,11 @@ def row(key, what, value, yardstick, ratio, goal, met, limit=None, better="lower
             "met": met, "limit": limit, "better": better}
 
 
+# Below this, a VM apply round's transition ended at the kernel's first try; a retry comes 0.75 s
+# after it at the soonest.
+FIRST_TRY_MS = 500
+
+
 def status_limit(client, swift, split):
     """Where `lpclient status` spends its time in the guest above the minimal Swift program."""
     if not swift:
@@ -271,7 +276,9 @@ def vm_rows(report):
                       r"(?:; over a new connection each \(connect, call, close\) p50/p99 ([\d.]+)/([\d.]+) ms[^;]*)?"
                       r"(?:; one such call after the Swift program, as lpclient makes it, min/median/max (\d+/\d+/\d+) ms)?",
                       text)
-    inside = re.search(r"daemon applying→applied in those rounds \(journal\) min/median/max: (\d+/\d+/\d+) ms", text)
+    each = re.search(r"apply rounds each: bare ([\d ]+) ms; lpclient ([\d ]+) ms", text)
+    inside = re.search(r"daemon applying→applied in those rounds \(journal\) min/median/max: (\d+/\d+/\d+) ms"
+                       r"(?: \(each: ([\d ]+)\))?", text)
     cpu = re.search(r"daemon CPU time from the drop of lp_stall [^:]*: (\d+) ms", text)
     quiet = re.search(r"daemon CPU following the stalled transition with no client asking: (\d+) ms in (\d+) ms", text)
     tier = "measured by the real-kernel tier (Tests/VM/run.sh; pass its output with --vm-report)"
@@ -293,21 +300,37 @@ def vm_rows(report):
                         "systemctl is-active, /bin/true, same boot", None, "<= 1.2x", None))
     if apply:
         rounds, bare, client = int(apply.group(1)), median(apply.group(2)), median(apply.group(3))
+        value, modes = f"{client} ms", ""
+        if each:
+            # A round ends at the kernel's first try (every task switched at once: tens of ms) or
+            # at a retry 0.75 to 1.75 s later, whichever path inserted the module; a median over a
+            # mix of both compares the mix. Like with like: the rounds that waited for a retry.
+            bares, clients = ([int(v) for v in group.split()] for group in each.groups())
+            retry = lambda values: [v for v in values if v >= FIRST_TRY_MS]
+            first = lambda values: [v for v in values if v < FIRST_TRY_MS]
+            if retry(bares) and retry(clients):
+                bare, client = statistics.median_low(retry(bares)), statistics.median_low(retry(clients))
+                value = f"{client} ms in the rounds that waited for a kernel retry"
+                modes = (f"; rounds that waited for a retry: bare {len(retry(bares))} of {len(bares)}, lpclient "
+                         f"{len(retry(clients))} of {len(clients)}; ended at the first try: bare "
+                         f"{' '.join(map(str, first(bares))) or 'none'}, lpclient {' '.join(map(str, first(clients))) or 'none'} ms")
         ratio = client / bare
         start = f"{swift} ms for a minimal static Swift program in this boot" if swift else \
             "80-100 ms for a minimal static Swift program (FACTS.md)"
         daemon = median(inside.group(1)) if inside else None
+        if inside and inside.group(2) and each and modes:
+            daemon = statistics.median_low([int(v) for v in inside.group(2).split() if int(v) >= FIRST_TRY_MS] or [daemon])
         # The journal's applying (just before the insert) to applied: what of lpclient's time the
         # daemon spent with the kernel; the rest is lpclient's start, verification and the reply.
         split = f"; of lpclient's {client} ms, the daemon's insert to applied took {daemon} ms (journal), " \
             f"the other {client - daemon} ms are lpclient's start, the checks before the insert and the reply" \
             if daemon else ""
-        rows.append(row("vm_apply", f"lpclient apply to applied in the VM (median of {rounds})", f"{client} ms",
+        rows.append(row("vm_apply", f"lpclient apply to applied in the VM (median of {rounds})", value,
                         f"bare insmod + transition poll {bare} ms", ratio, "<= 1.05x", ratio <= 1.05,
                         limit=None if ratio <= 1.05 else
                         "the kernel ends a transition its first try left open at its next retry, on a whole second "
                         "(round_jiffies_relative(HZ)), so each round of either path waits 0-1 s after its insert "
-                        f"(bare {apply.group(2)}, lpclient {apply.group(3)} ms min/median/max){split}; 5 % of the "
+                        f"(bare {apply.group(2)}, lpclient {apply.group(3)} ms min/median/max{modes}){split}; 5 % of the "
                         f"bare path is {bare * 0.05:.0f} ms, about what a Swift client takes to start under TCG "
                         f"({start})"))
     else:

@@ -4,19 +4,19 @@ import Testing
 
 /// Table headers that make TOMLKit's toml++ abort the whole process (found by the config
 /// fuzzer): the loader must report them as syntax errors instead.
+/// What loading `text` as the main configuration file reports, or nil when it loads.
+private func loadError(_ text: String) -> ConfigError? {
+    var config = Configuration()
+    do {
+        try ConfigLoader.apply(contentsOf: Array(text.utf8), file: "/etc/livepatchd/livepatchd.toml", to: &config)
+        return nil
+    } catch {
+        return error
+    }
+}
+
 @Suite("Config: malformed table headers are syntax errors, not aborts")
 struct ConfigTableHeaderTests {
-    private let file = "/etc/livepatchd/livepatchd.toml"
-
-    private func loadError(_ text: String) -> ConfigError? {
-        var config = Configuration()
-        do {
-            try ConfigLoader.apply(contentsOf: Array(text.utf8), file: file, to: &config)
-            return nil
-        } catch {
-            return error
-        }
-    }
 
     @Test(arguments: [
         ("[:p", 1, 2),
@@ -82,5 +82,35 @@ struct ConfigDateTimeAbortTests {
             // Not a date-time value: an ordinary wrong value, reported as such, no abort.
             try ConfigLoader.apply(contentsOf: Array("apply = \"1979-05-27T:00\"\n".utf8), file: "/etc/livepatchd/livepatchd.toml", to: &config)
         }
+    }
+}
+
+/// toml++ 3 asserts in `parse_value()` ("!is_value_terminator(*cp)") when an array's next value
+/// starts with `}`, aborting the daemon (found by the config fuzzer: `bd  = [}`).
+@Suite("Config: a '}' where an array's value should be")
+struct ConfigArrayValueAbortTests {
+    @Test(
+        "is a syntax error naming its line and column",
+        arguments: [
+            ("bd  = [}\n", 1, 8), ("apply = \"auto\"\nx = [1, }\n", 2, 9), ("x = [\n  # a comment\n  }\n", 3, 3),
+            ("x = { a = [ } }\n", 1, 13),
+        ])
+    func refused(text: String, line: Int, column: Int) throws {
+        let error = try #require(loadError(text))
+        #expect(error.kind == .syntax)
+        #expect(error.line == line)
+        #expect(error.message == "TOML syntax error at column \(column): expected a value or ']', saw '}'")
+    }
+
+    @Test("inside strings and comments it is text, left to the parser")
+    func quoted() throws {
+        for text in [
+            "simulated_root = \"/tmp/[}\"\n", "simulated_root = '/tmp/, }'\n", "simulated_root = \"\"\"\n[\n}\"\"\"\n",
+            "simulated_root = \"a\\\"[}\"\n", "apply = \"auto\" # [}\n",
+        ] {
+            let error = loadError(text)
+            #expect(error?.message.contains("saw '}'") != true, "\(text): \(String(describing: error))")
+        }
+        #expect(loadError("apply = \"auto\" # [}\n") == nil)
     }
 }

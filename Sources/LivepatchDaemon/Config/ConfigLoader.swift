@@ -92,6 +92,11 @@ public struct ConfigLoader {
                 .syntax, origin: .file(file, line: line),
                 message: "TOML syntax error at column \(column): a date without a valid time after 'T' (no key takes a date)")
         }
+        if let (line, column) = TOMLHeaderGuard.firstAbortingArrayValue(in: text) {
+            throw ConfigError(
+                .syntax, origin: .file(file, line: line),
+                message: "TOML syntax error at column \(column): expected a value or ']', saw '}'")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

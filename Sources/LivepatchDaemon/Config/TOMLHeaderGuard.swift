@@ -48,6 +48,61 @@ enum TOMLHeaderGuard {
         return nil
     }
 
+    /// The 1-based line and column of a `}` that comes next after `[` or `,` (blanks, line
+    /// breaks and comments between), outside strings and comments: toml++ reads it as an array's
+    /// next value and asserts in `parse_value()` ("!is_value_terminator(*cp)"), as in `x = [}`.
+    /// Found by the config fuzzer. No valid TOML has it (not in a header, an array or an inline
+    /// table), so it is refused wherever it is.
+    static func firstAbortingArrayValue(in text: String) -> (line: Int, column: Int)? {
+        let scalars = Array(text.unicodeScalars)
+        var index = 0, line = 1, lineStart = 0
+        var afterOpening = false  // `[` or `,` seen, nothing significant since
+        func starts(_ token: String, at position: Int) -> Bool {
+            let token = Array(token.unicodeScalars)
+            return position + token.count <= scalars.count && Array(scalars[position..<position + token.count]) == token
+        }
+        func newLine(at position: Int) {
+            line += 1
+            lineStart = position + 1
+        }
+        while index < scalars.count {
+            let scalar = scalars[index]
+            switch scalar {
+            case "\n":
+                newLine(at: index)
+                index += 1
+            case " ", "\t", "\r":
+                index += 1
+            case "#":
+                while index < scalars.count, scalars[index] != "\n" { index += 1 }
+            case "\"", "'":
+                afterOpening = false
+                let delimiter = String(scalar)
+                let multiLine = starts(delimiter + delimiter + delimiter, at: index)
+                let close = multiLine ? delimiter + delimiter + delimiter : delimiter
+                index += multiLine ? 3 : 1
+                while index < scalars.count, !starts(close, at: index) {
+                    // An escape in a basic string: what it escapes is not a delimiter.
+                    if scalars[index] == "\\" && scalar == "\"" && index + 1 < scalars.count && scalars[index + 1] != "\n" {
+                        index += 1
+                    }
+                    if scalars[index] == "\n" {
+                        if !multiLine { break }  // unterminated: toml++ reports it; the line goes on above
+                        newLine(at: index)
+                    }
+                    index += 1
+                }
+                if starts(close, at: index) { index += close.unicodeScalars.count }
+            case "}" where afterOpening:
+                return (line, index - lineStart + 1)
+            default:
+                afterOpening = scalar == "[" || scalar == ","
+                index += 1
+            }
+        }
+        return nil
+    }
+
     /// `dddd-dd-dd` then `T`/`t` and no digit.
     private static func isDateWithoutTime(_ value: ArraySlice<Unicode.Scalar>) -> Bool {
         let shape = Array("dddd-dd-ddT".unicodeScalars)

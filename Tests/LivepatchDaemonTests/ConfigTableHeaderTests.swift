@@ -2,8 +2,6 @@ import Testing
 
 @testable import LivepatchDaemon
 
-/// Table headers that make TOMLKit's toml++ abort the whole process (found by the config
-/// fuzzer): the loader must report them as syntax errors instead.
 /// What loading `text` as the main configuration file reports, or nil when it loads.
 private func loadError(_ text: String) -> ConfigError? {
     var config = Configuration()
@@ -15,9 +13,18 @@ private func loadError(_ text: String) -> ConfigError? {
     }
 }
 
+/// `text` is refused as a TOML syntax error on `line`, with `message` (which names the column).
+private func expectSyntaxError(_ text: String, line: Int, message: String) throws {
+    let error = try #require(loadError(text))
+    #expect(error.kind == .syntax)
+    #expect(error.line == line)
+    #expect(error.message == message)
+}
+
+/// Table headers that make TOMLKit's toml++ abort the whole process (found by the config
+/// fuzzer): the loader must report them as syntax errors instead.
 @Suite("Config: malformed table headers are syntax errors, not aborts")
 struct ConfigTableHeaderTests {
-
     @Test(arguments: [
         ("[:p", 1, 2),
         ("[\n", 1, 2),
@@ -29,10 +36,7 @@ struct ConfigTableHeaderTests {
         ("\u{FEFF}[\n", 1, 2),
     ])
     func headerWithoutAKeyIsASyntaxError(text: String, line: Int, column: Int) throws {
-        let error = try #require(loadError(text))
-        #expect(error.kind == .syntax)
-        #expect(error.line == line)
-        #expect(error.message == "TOML syntax error at column \(column): expected a table name after '['")
+        try expectSyntaxError(text, line: line, message: "TOML syntax error at column \(column): expected a table name after '['")
     }
 
     @Test func bracketLinesInsideValuesAreLeftToTheParser() throws {
@@ -96,10 +100,7 @@ struct ConfigArrayValueAbortTests {
             ("x = { a = [ } }\n", 1, 13),
         ])
     func refused(text: String, line: Int, column: Int) throws {
-        let error = try #require(loadError(text))
-        #expect(error.kind == .syntax)
-        #expect(error.line == line)
-        #expect(error.message == "TOML syntax error at column \(column): expected a value or ']', saw '}'")
+        try expectSyntaxError(text, line: line, message: "TOML syntax error at column \(column): expected a value or ']', saw '}'")
     }
 
     @Test("inside strings and comments it is text, left to the parser")
